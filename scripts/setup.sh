@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up mie in a virtual environment at .venv in this checkout.
+#   scripts/setup.sh         the engine with every operator library
+#   scripts/setup.sh --dev   the same plus the test and lint tools
+# Installs the Debian packages it needs (python3-venv, ffmpeg, tesseract, apertium, espeak-ng) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="[all]"
+[ "${1:-}" = "--dev" ] && extras="[all,dev]"
+
+missing=()
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# Media tools the operators call: ffmpeg/ffprobe (decode, encode), tesseract (OCR fast path), apertium
+# (translation), espeak-ng (speech synthesis for the speech tests).
+for pkg in ffmpeg tesseract-ocr tesseract-ocr-eng apertium apertium-eng-spa espeak-ng; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"mie needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+PY
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install --quiet -e ".${extras}"
+echo "mie is installed in .venv: run .venv/bin/mie serve"

@@ -1,0 +1,69 @@
+"""The ASGI application: routers, auth, CORS, the doubled-slash rule and error mapping."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import mie
+from mie.api import dataplane, errors, operators, workflow
+
+if TYPE_CHECKING:
+    from mie.bootstrap import Services
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+class CollapseSlashes:
+    """Serve ``/api//workflow`` as ``/api/workflow``: MIE clients join endpoint and path with an extra slash."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = dict(scope)
+            scope["path"] = _SLASHES.sub("/", scope["path"])
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes):
+                scope["raw_path"] = re.sub(rb"/{2,}", b"/", raw)
+        await self.app(scope, receive, send)
+
+
+def create_app(services: Services) -> FastAPI:
+    """Build the app around already-started services."""
+    app = FastAPI(
+        title="Media Insights Engine",
+        version=mie.__version__,
+        description="MIE's workflow and data-plane APIs, self-hosted.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(workflow.public, prefix="/api")
+    app.include_router(dataplane.public, prefix="/api/dataplane")
+    app.include_router(dataplane.router, prefix="/api/dataplane")
+    app.include_router(workflow.router, prefix="/api")
+    app.include_router(operators.router, prefix="/api")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # The web UI will live here; until then, send people to the interactive API docs.
+        return RedirectResponse("/api/docs")
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"],
+        expose_headers=["X-Next-Token", "Link", "Content-Range", "Accept-Ranges"],
+    )
+    app.add_middleware(CollapseSlashes)
+    return app

@@ -1,0 +1,99 @@
+"""Request plumbing shared by the routers: services, auth, JSON bodies, paging."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request, Response
+
+from mie.errors import InvalidError, TooLargeError, UnauthorizedError, UnsupportedMediaTypeError
+
+if TYPE_CHECKING:
+    from mie.bootstrap import Services
+
+
+def services(request: Request) -> Services:
+    """The composition root's services attached to the app."""
+    found: Services = request.app.state.services
+    return found
+
+
+def require_key(request: Request) -> None:
+    """Check ``x-api-key`` or ``Authorization: Bearer``; 401 otherwise."""
+    expected = services(request).api_key
+    given = request.headers.get("x-api-key")
+    if given is None:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token:
+            given = token.strip()
+    if not given:
+        raise UnauthorizedError("Missing API key: send it as 'x-api-key: KEY' or 'Authorization: Bearer KEY'")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnauthorizedError("The API key is not valid")
+
+
+_JSON_TYPES = ("application/json", "text/json", "application/x-amz-json-1.1", "application/*+json")
+
+
+async def json_body(request: Request) -> Any:
+    """The parsed JSON body: 415 for another Content-Type, 413 when too large, 400 when not JSON.
+
+    A missing Content-Type is read as JSON, as Chalice did. An empty body is ``None``.
+    """
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and not (ctype in _JSON_TYPES or ctype.endswith("+json")):
+        raise UnsupportedMediaTypeError(f"Content-Type {ctype} is not supported: send application/json")
+    limit = services(request).settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLargeError(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidError(f"the request body is not valid JSON: {exc}") from exc
+
+
+def page_params(limit: int | None, token: str | None) -> tuple[int | None, str | None]:
+    """Validate ``limit``/``next`` query parameters."""
+    if limit is not None and not 1 <= limit <= 10000:
+        raise InvalidError("limit must be between 1 and 10000")
+    if token is not None:
+        try:
+            # validate=True: a token with characters outside the alphabet is refused, not silently emptied.
+            token = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidError("next is not a token this API issued") from exc
+    return limit, token
+
+
+def set_next(request: Request, response: Response, token: str | None) -> None:
+    """Announce the next page in ``X-Next-Token`` and a ``Link: rel=next`` header (bodies stay MIE's arrays)."""
+    if token is None:
+        return
+    encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    response.headers["X-Next-Token"] = encoded
+    url = request.url.include_query_params(next=encoded)
+    response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def paginate(items: list[Any], key: str, limit: int | None, after: str | None) -> tuple[list[Any], str | None]:
+    """Page a list of records ordered by ``key``."""
+    if after is not None:
+        items = [i for i in items if str(i[key]) > after]
+    if limit is None or len(items) <= limit:
+        return items, None
+    return items[:limit], str(items[limit - 1][key])

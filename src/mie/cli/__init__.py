@@ -1,0 +1,1 @@
+"""The ``mie`` command line."""

@@ -1,0 +1,446 @@
+"""``mie asset``, ``mie execution``, ``mie operator`` and ``mie workflow``: the API's records, over HTTP."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from mie.cli import render
+from mie.cli.client import (
+    ApiError,
+    ApiKeyOption,
+    CliError,
+    DataDirOption,
+    JsonOption,
+    MieClient,
+    UrlOption,
+    connect,
+    err,
+    guarded,
+    out,
+    print_json,
+)
+from mie.cli.run import Run, fetch_results, watch
+from mie.types import WorkflowStatus
+
+asset_app = typer.Typer(
+    help="List, inspect and delete assets (uploaded media and their results).", no_args_is_help=True
+)
+execution_app = typer.Typer(help="List, inspect, follow, resume and cancel workflow executions.", no_args_is_help=True)
+operator_app = typer.Typer(
+    help="Operators discovered in code (plugins) and their registration as operations.", no_args_is_help=True
+)
+workflow_app = typer.Typer(help="Workflows defined on the server.", no_args_is_help=True)
+
+
+def _table(*columns: str) -> Table:
+    table = Table(header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _limit(items: list[Any], limit: int | None) -> list[Any]:
+    """The last ``limit`` items (lists are oldest first, so these are the newest)."""
+    return items[-limit:] if limit else items
+
+
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", "-n", min=1, help="show only the newest N \\[default: all]")
+]
+
+
+# Assets --------------------------------------------------------------------------------------------------------
+
+
+def _asset_info(client: MieClient, asset_id: str) -> dict[str, Any]:
+    body = client.get(f"/api/dataplane/metadata/{asset_id}")
+    info = dict(body.get("results") or {})
+    return {"AssetId": asset_id, **info}
+
+
+@asset_app.command("list")
+@guarded
+def asset_list(
+    as_json: JsonOption = False,
+    limit: LimitOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List assets, oldest first: id, media type, creation time and the object holding the media."""
+    with connect(url, api_key, data_dir) as client:
+        ids = _limit([str(i) for i in client.pages("/api/dataplane/metadata", key="assets")], limit)
+        assets = []
+        for asset_id in ids:
+            try:
+                assets.append(_asset_info(client, asset_id))
+            except ApiError as exc:
+                if exc.status != 404:  # deleted meanwhile
+                    raise
+    if as_json:
+        print_json(assets)
+        return
+    if not assets:
+        out.print("no assets yet: upload media with `mie run FILE`")
+        return
+    table = _table("AssetId", "MediaType", "Created", "Object")
+    for asset in assets:
+        table.add_row(
+            asset["AssetId"],
+            str(asset.get("MediaType") or ""),
+            render.timestamp(asset.get("Created")),
+            escape(f"{asset.get('S3Bucket')}/{asset.get('S3Key')}"),
+        )
+    out.print(table)
+
+
+@asset_app.command("show")
+@guarded
+def asset_show(
+    asset_id: Annotated[str, typer.Argument(metavar="ID", help="the AssetId")],
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show an asset, its executions and a summary of each operator's results (--json: the results in full)."""
+    with connect(url, api_key, data_dir) as client:
+        asset = _asset_info(client, asset_id)
+        executions = client.get(f"/api/workflow/execution/asset/{asset_id}")
+        holder = Run(label=asset_id, workflow="", record={"AssetId": asset_id})
+        fetch_results(client, holder)
+    if holder.results_error:
+        raise CliError(f"cannot read the results of asset {asset_id}: {holder.results_error}")
+    if as_json:
+        print_json({"asset": asset, "executions": executions, "results": holder.results})
+        return
+    info = Table.grid(padding=(0, 2))
+    info.add_row("asset", asset_id)
+    info.add_row("media type", str(asset.get("MediaType") or ""))
+    info.add_row("created", render.timestamp(asset.get("Created")))
+    info.add_row("object", escape(f"{asset.get('S3Bucket')}/{asset.get('S3Key')}"))
+    out.print(info)
+    out.print(Text("executions", style="bold"))
+    if executions:
+        table = Table("Id", "Workflow", "Status", "Created", "Message", box=None, header_style="bold")
+        for e in executions:
+            table.add_row(
+                str(e.get("Id")),
+                escape(str((e.get("Workflow") or {}).get("Name", ""))),
+                render.styled_status(e.get("Status")),
+                render.timestamp(e.get("Created")),
+                escape(render.shorten(str(e.get("Message") or ""), 60)),
+            )
+        out.print(render.indent(table, 2))
+    else:
+        out.print(render.indent(Text("(none)", style="dim"), 2))
+    out.print(Text("results", style="bold"))
+    if holder.results:
+        table = Table("Operator", "Result", box=None, header_style="bold")
+        for name, value in holder.results.items():
+            pages = holder.pages.get(name, 1)
+            text = render.summarize(value) if pages == 1 else f"{pages} pages; first: {render.summarize(value[0], 80)}"
+            table.add_row(escape(name), escape(text))
+        out.print(render.indent(table, 2))
+    else:
+        out.print(render.indent(Text("(none)", style="dim"), 2))
+
+
+@asset_app.command("delete")
+@guarded
+def asset_delete(
+    asset_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="AssetIds to delete")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete assets with their results and media; their running executions are cancelled first."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise typer.BadParameter("refusing to delete without confirmation: pass --yes", param_hint="--yes")
+        what = asset_ids[0] if len(asset_ids) == 1 else f"{len(asset_ids)} assets"
+        if not typer.confirm(f"Delete {what} with all results and media?"):
+            raise typer.Exit(1)
+    failed = 0
+    with connect(url, api_key, data_dir) as client:
+        for asset_id in asset_ids:
+            try:
+                client.delete(f"/api/dataplane/metadata/{asset_id}")
+            except ApiError as exc:
+                err.print(f"[red]error:[/red] {escape(exc.message)}")
+                failed += 1
+                continue
+            out.print(f"deleted asset {asset_id}")
+    if failed:
+        raise typer.Exit(1)
+
+
+# Executions ----------------------------------------------------------------------------------------------------
+
+
+@execution_app.command("list")
+@guarded
+def execution_list(
+    *,
+    status: Annotated[
+        WorkflowStatus | None, typer.Option("--status", "-s", case_sensitive=False, help="only this Status")
+    ] = None,
+    asset: Annotated[str | None, typer.Option("--asset", help="only executions of this AssetId")] = None,
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List executions, oldest first (--json: full records without --status/--asset, MIE's short ones with)."""
+    with connect(url, api_key, data_dir) as client:
+        if asset is not None:
+            items = list(reversed(client.get(f"/api/workflow/execution/asset/{asset}")))
+            if status is not None:
+                items = [i for i in items if i.get("Status") == status.value]
+        elif status is not None:
+            items = list(client.pages(f"/api/workflow/execution/status/{status.value}"))
+        else:
+            items = list(client.pages("/api/workflow/execution"))
+    items = _limit(items, limit)
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        out.print("no executions" + (f" with status {status.value}" if status else ""))
+        return
+    table = _table("Id", "Workflow", "Status", "Stage", "AssetId", "Created", "Message")
+    for e in items:
+        table.add_row(
+            str(e.get("Id")),
+            escape(str((e.get("Workflow") or {}).get("Name", ""))),
+            render.styled_status(e.get("Status")),
+            escape(str(e.get("CurrentStage") or "")),
+            str(e.get("AssetId") or ""),
+            render.timestamp(e.get("Created")),
+            escape(render.shorten(str(e.get("Message") or ""), 60)),
+        )
+    out.print(table)
+
+
+@execution_app.command("show")
+@guarded
+def execution_show(
+    execution_id: Annotated[str, typer.Argument(metavar="ID", help="the execution Id")],
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show one execution: status, stage, operators' progress while it runs, their outputs (--json: the record)."""
+    with connect(url, api_key, data_dir) as client:
+        record = client.get(f"/api/workflow/execution/{execution_id}")
+    if as_json:
+        print_json(record)
+        return
+    run = Run(label=str((record.get("Workflow") or {}).get("Name", "")), workflow="", record=record)
+    info = Table.grid(padding=(0, 2))
+    info.add_row("execution", run.id)
+    info.add_row("workflow", escape(run.label))
+    info.add_row("status", render.styled_status(run.status))
+    info.add_row("stage", escape(str(record.get("CurrentStage") or "")))
+    info.add_row("asset", str(run.asset_id))
+    info.add_row("created", render.timestamp(record.get("Created")))
+    if record.get("Message"):
+        info.add_row("message", escape(str(record["Message"])))
+    out.print(info)
+    progress = render.progress_table(record.get("Progress") or [])
+    if progress is not None:
+        out.print(Text("progress", style="bold"))
+        out.print(render.indent(progress, 2))
+    outputs = render.outputs_table(record)
+    if outputs is not None:
+        out.print(Text("operators", style="bold"))
+        out.print(render.indent(outputs, 2))
+
+
+execution_app.command("watch")(watch)
+
+
+@execution_app.command("resume")
+@guarded
+def execution_resume(
+    *,
+    execution_id: Annotated[str, typer.Argument(metavar="ID", help="a Waiting execution")],
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="the stage it waits in \\[default: its CurrentStage]")
+    ] = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Resume an execution that waits in a Wait stage."""
+    with connect(url, api_key, data_dir) as client:
+        if stage is None:
+            record = client.get(f"/api/workflow/execution/{execution_id}")
+            if record.get("Status") != "Waiting":
+                raise CliError(f"execution {execution_id} is {record.get('Status')}, not Waiting: nothing to resume")
+            stage = str(record.get("CurrentStage"))
+        result = client.put(f"/api/workflow/execution/{execution_id}", {"WaitingStageName": stage})
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"resumed execution {execution_id} from stage {escape(stage)} ({result.get('Status', 'Resumed')})")
+
+
+@execution_app.command("cancel")
+@guarded
+def execution_cancel(
+    execution_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="executions to cancel")],
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Cancel queued, running or waiting executions (they end Error, "Cancelled by request")."""
+    records: list[Any] = []
+    failed = 0
+    with connect(url, api_key, data_dir) as client:
+        for execution_id in execution_ids:
+            try:
+                record = client.post(f"/api/workflow/execution/{execution_id}/cancel")
+            except ApiError as exc:
+                err.print(f"[red]error:[/red] {escape(exc.message)}")
+                failed += 1
+                continue
+            records.append(record)
+            if not as_json:
+                message = record.get("Message") or ""
+                out.print(f"cancelled execution {execution_id}: {record.get('Status')} ({escape(message)})")
+    if as_json:
+        print_json(records)
+    if failed:
+        raise typer.Exit(1)
+
+
+# Operators -----------------------------------------------------------------------------------------------------
+
+
+@operator_app.command("list")
+@guarded
+def operator_list(
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Native operators found in installed plugins (and whether their operation is registered), then the names
+    of Lambda-style handlers."""
+    with connect(url, api_key, data_dir) as client:
+        body = client.get("/api/operators")
+    if as_json:
+        print_json(body)
+        return
+    operators = body.get("Operators") or []
+    if operators:
+        table = _table("Name", "Type", "MediaType", "Version", "Registered", "Source", "Description")
+        for op in operators:
+            if not op.get("Registered"):
+                registered = Text("no", style="yellow")
+            elif op.get("RegisteredVersion") not in (None, op.get("Version")):
+                registered = Text(f"outdated ({op.get('RegisteredVersion')})", style="yellow")
+            else:
+                registered = Text("yes", style="green")
+            table.add_row(
+                escape(str(op.get("Name"))),
+                str(op.get("Type") or ""),
+                str(op.get("MediaType") or ""),
+                str(op.get("Version") or ""),
+                registered,
+                escape(str(op.get("Source") or ("built-in" if op.get("Builtin") else ""))),
+                escape(render.shorten(str(op.get("Description") or ""), 60)),
+            )
+        out.print(table)
+    else:
+        out.print("no native operators were discovered (plugins register through the mie.operators entry points)")
+    handlers = body.get("Handlers") or []
+    if handlers:
+        out.print(
+            f"\nLambda-style handlers ({len(handlers)}): " + escape(", ".join(map(str, handlers))), soft_wrap=True
+        )
+
+
+@operator_app.command("register")
+@guarded
+def operator_register(
+    *,
+    names: Annotated[list[str] | None, typer.Argument(metavar="NAME...", help="operators to register")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="register every discovered operator")] = False,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create the operation of discovered operators (or update it to the code's definition)."""
+    if bool(names) == all_:
+        raise typer.BadParameter("name the operators to register, or pass --all (not both)", param_hint="NAME...")
+    records: list[Any] = []
+    failed = 0
+    with connect(url, api_key, data_dir) as client:
+        if all_:
+            names = [str(op.get("Name")) for op in client.get("/api/operators").get("Operators") or []]
+            if not names:
+                out.print("no native operators were discovered: nothing to register")
+                return
+        for name in names or []:
+            try:
+                record = client.post(f"/api/operators/{name}/register")
+            except ApiError as exc:
+                err.print(f"[red]error:[/red] {escape(exc.message)}")
+                failed += 1
+                continue
+            records.append(record)
+            if not as_json:
+                out.print(f"registered operation {escape(name)} (version {escape(str(record.get('Version')))})")
+    if as_json:
+        print_json(records)
+    if failed:
+        raise typer.Exit(1)
+
+
+# Workflows -----------------------------------------------------------------------------------------------------
+
+
+@workflow_app.command("list")
+@guarded
+def workflow_list(
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List workflows with their stages and operations."""
+    with connect(url, api_key, data_dir) as client:
+        items = list(client.pages("/api/workflow"))
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        out.print("no workflows yet (create them with POST /api/workflow)")
+        return
+    table = _table("Name", "Stages", "Operations", "Created")
+    for wf in items:
+        stages = render.stage_order(wf)
+        table.add_row(
+            escape(str(wf.get("Name"))),
+            escape(" → ".join(stages)),
+            escape(", ".join(map(str, wf.get("Operations") or []))),
+            render.timestamp(wf.get("Created")),
+        )
+    out.print(table)
+
+
+__all__ = ["asset_app", "execution_app", "operator_app", "workflow_app"]

@@ -1,0 +1,646 @@
+"""``mie run``: upload files, start a workflow on each, follow the executions live, summarise the results.
+
+Following wakes on events, not fixed sleeps: the change feed (``GET /api/dataplane/changes?wait=``) is long-polled
+and an execution is re-read when an event about it arrives, and at most about once a second while it runs (operator
+progress is not evented).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from mie.cli import render
+from mie.cli.client import (
+    ApiError,
+    ApiKeyOption,
+    CliError,
+    DataDirOption,
+    MieClient,
+    UrlOption,
+    err,
+    guarded,
+    out,
+    print_json,
+    resolve,
+)
+
+TERMINAL = frozenset({"Complete", "Error"})
+#: Statuses in which an execution makes progress that is not evented (operators report percentages).
+RUNNING = frozenset({"Started"})
+#: Re-read a running execution at most this often (seconds) when no event about it arrives.
+RUNNING_REFRESH = 1.0
+#: Re-read a queued or waiting execution this often even without events (a safety net, not the mechanism).
+IDLE_REFRESH = 15.0
+#: Longest long-poll of the change feed (the API allows up to 60 s).
+LONG_POLL = 30.0
+
+DEFAULT_WORKFLOWS = {"Video": "CasVideoWorkflow", "Image": "CasImageWorkflow", "Audio": "CasAudioWorkflow"}
+
+
+class MediaType(StrEnum):
+    """MIE's media types (the key under ``Input.Media``)."""
+
+    Video = "Video"
+    Audio = "Audio"
+    Image = "Image"
+    Text = "Text"
+
+
+# Input ---------------------------------------------------------------------------------------------------------
+
+
+def parse_config(value: str | None) -> dict[str, Any] | None:
+    """``--config``: a JSON object, or ``@file`` holding one; ``typer.BadParameter`` (exit 2) otherwise."""
+    if value is None:
+        return None
+    source = "--config"
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--config") from exc
+        source = str(path)
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{source} is not valid JSON: {exc}", param_hint="--config") from exc
+    if not isinstance(parsed, dict):
+        raise typer.BadParameter(
+            'the configuration must be a JSON object like {"stage": {"operator": {"Enabled": false}}}',
+            param_hint="--config",
+        )
+    return parsed
+
+
+_MIME_MAJOR = {"video": "Video", "audio": "Audio", "image": "Image", "text": "Text"}
+
+
+def media_type_of(path: Path) -> str | None:
+    """MIE's media type of a file: by content for media formats, else by extension, else text by content."""
+    from mie.dataplane.sniff import sniff_media_type
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        head = b""
+    sniffed = sniff_media_type(head) if head else None
+    if sniffed in ("Video", "Audio", "Image"):
+        return sniffed
+    guessed, _ = mimetypes.guess_type(path.name)
+    if guessed:
+        kind = _MIME_MAJOR.get(guessed.split("/")[0])
+        if kind:
+            return kind
+    return sniffed
+
+
+def upload_key(path: Path) -> str:
+    """Where an uploaded file lands before the server moves it under its asset: unique per run."""
+    return f"upload/{uuid.uuid4().hex[:12]}/{path.name}"
+
+
+# Following -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One execution the CLI follows."""
+
+    label: str
+    workflow: str
+    record: dict[str, Any]
+    file: str | None = None
+    ended: float | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    pages: dict[str, int] = field(default_factory=dict)
+    results_error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.record.get("Id"))
+
+    @property
+    def asset_id(self) -> str | None:
+        value = self.record.get("AssetId")
+        return str(value) if value is not None else None
+
+    @property
+    def status(self) -> str:
+        return str(self.record.get("Status", "?"))
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    def elapsed(self) -> float | None:
+        created = render.created_of(self.record)
+        if created is None:
+            return None
+        end = self.ended if self.ended is not None else time.time()
+        return end - created
+
+    def document(self) -> dict[str, Any]:
+        """The ``--json`` entry of this run."""
+        return {"file": self.file, "asset_id": self.asset_id, "execution": self.record, "results": self.results}
+
+
+def change_head(client: MieClient) -> int:
+    """The newest sequence number of the change feed, in O(log n) one-event reads (the API has no 'latest')."""
+
+    def first_after(after: int) -> int | None:
+        body = client.get("/api/dataplane/changes", after=after, limit=1)
+        events = body.get("changes") if isinstance(body, dict) else None
+        return int(events[0]["seq"]) if events else None
+
+    lo = first_after(0)
+    if lo is None:
+        return 0
+    step = max(lo, 1024)
+    hi = lo + step
+    while (found := first_after(hi)) is not None:
+        lo = found
+        step *= 2
+        hi = lo + step
+    # Invariant: an event with seq lo exists, and none has seq > hi.
+    while lo < hi:
+        mid = (lo + hi) // 2
+        found = first_after(mid)
+        if found is None:
+            hi = mid
+        else:
+            lo = found
+    return lo
+
+
+class Follower:
+    """Follow executions to their end: long-poll the change feed, re-read executions when needed."""
+
+    def __init__(
+        self,
+        client: MieClient,
+        runs: Sequence[Run],
+        *,
+        after: int,
+        on_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.runs = list(runs)
+        self.cursor = after
+        self.on_change = on_change
+        self.clock = clock
+        self.use_feed = True
+        self._last_read: dict[str, float] = {}
+
+    def follow(self, timeout: float | None = None) -> bool:
+        """Until every execution has ended (True) or ``timeout`` seconds passed (False)."""
+        deadline = None if timeout is None else self.clock() + timeout
+        touched: set[str] = {r.id for r in self.runs}
+        while True:
+            now = self.clock()
+            changed = False
+            for run in self.runs:
+                if run.done:
+                    continue
+                interval = RUNNING_REFRESH if run.status in RUNNING else IDLE_REFRESH
+                if run.id in touched or now - self._last_read.get(run.id, -1e9) >= interval:
+                    changed |= self.refresh(run)
+            if changed:
+                self.on_change()
+            active = [r for r in self.runs if not r.done]
+            if not active:
+                return True
+            remaining = None if deadline is None else deadline - self.clock()
+            if remaining is not None and remaining <= 0:
+                return False
+            wait = RUNNING_REFRESH if any(r.status in RUNNING for r in active) else LONG_POLL
+            if remaining is not None:
+                wait = min(wait, remaining)
+            touched = self.wait_for_events(active, max(wait, 0.05))
+
+    def refresh(self, run: Run) -> bool:
+        """Re-read one execution; whether anything shown changed."""
+        self._last_read[run.id] = self.clock()
+        try:
+            record = self.client.get(f"/api/workflow/execution/{run.id}")
+        except ApiError as exc:
+            if exc.status == 404:
+                raise CliError(f"execution {run.id} was deleted while it was followed") from exc
+            raise
+        changed: bool = record != run.record
+        run.record = record
+        if run.done and run.ended is None:
+            run.ended = time.time()
+        return changed
+
+    def wait_for_events(self, active: Iterable[Run], wait: float) -> set[str]:
+        """Long-poll the change feed for up to ``wait`` s; the ids of followed executions that changed."""
+        ids = {r.id: r for r in active}
+        if not self.use_feed:
+            time.sleep(min(wait, RUNNING_REFRESH))
+            return set()
+        try:
+            response = self.client.request(
+                "GET",
+                "/api/dataplane/changes",
+                params={"after": self.cursor, "wait": round(wait, 2), "limit": 1000},
+                timeout=wait + 30.0,
+            )
+        except ApiError as exc:
+            if exc.status in (404, 405, 501):  # a server without the change feed: fall back to re-reading
+                self.use_feed = False
+                return set()
+            raise
+        body = response.json()
+        touched: set[str] = set()
+        for event in body.get("changes") or []:
+            payload = event.get("payload") or {}
+            if event.get("source") == "WorkflowExecution" and payload.get("Id") in ids:
+                run = ids[payload["Id"]]
+                touched.add(run.id)
+                if payload.get("Status") in TERMINAL and run.ended is None:
+                    try:
+                        run.ended = float(event["created"])
+                    except (KeyError, TypeError, ValueError):
+                        run.ended = time.time()
+        self.cursor = int(body.get("last", self.cursor))
+        return touched
+
+
+def fetch_results(client: MieClient, run: Run) -> None:
+    """The asset's data-plane results, following the metadata cursor (one operator result or page per call)."""
+    if not run.asset_id:
+        return
+    path = f"/api/dataplane/metadata/{run.asset_id}"
+    try:
+        body = client.get(path)
+        cursor = body.get("cursor")
+        seen: set[str] = set()
+        while cursor and cursor not in seen:
+            seen.add(cursor)
+            body = client.get(path, cursor=cursor)
+            name = str(body.get("operator"))
+            value = body.get("results")
+            count = run.pages.get(name, 0)
+            if count == 0:
+                run.results[name] = value
+            elif count == 1:
+                run.results[name] = [run.results[name], value]
+            else:
+                run.results[name].append(value)
+            run.pages[name] = count + 1
+            cursor = body.get("cursor")
+    except ApiError as exc:
+        run.results_error = exc.message
+
+
+# Display -------------------------------------------------------------------------------------------------------
+
+
+def _header(run: Run) -> Text:
+    text = Text()
+    text.append(run.label, style="bold")
+    if run.file is not None:
+        text.append(f"  → {run.workflow}")
+    text.append("  ")
+    text.append_text(render.styled_status(run.status))
+    stage = run.record.get("CurrentStage")
+    if stage and not run.done:
+        text.append(f"  stage {stage}")
+    text.append(f"  {render.duration(run.elapsed())}", style="dim")
+    return text
+
+
+class LiveDisplay:
+    """A Rich live view (terminals): per execution its status, stage and its operators' progress."""
+
+    def __init__(self, runs: Sequence[Run]) -> None:
+        self.runs = runs
+        self.live = Live(get_renderable=self.render, console=err, refresh_per_second=4, transient=True)
+
+    def render(self) -> RenderableType:
+        parts: list[RenderableType] = []
+        for run in self.runs:
+            parts.append(_header(run))
+            table = render.progress_table(run.record.get("Progress") or []) if not run.done else None
+            if table is not None:
+                parts.append(render.indent(table, 2))
+        return Group(*parts)
+
+    def __enter__(self) -> LiveDisplay:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def changed(self) -> None:
+        self.live.refresh()
+
+
+class LogDisplay:
+    """Line by line (not a terminal): status and stage changes, operators' state changes, progress messages."""
+
+    def __init__(self, runs: Sequence[Run]) -> None:
+        self.runs = runs
+        self._seen: dict[str, Any] = {}
+
+    def __enter__(self) -> LogDisplay:
+        self.changed()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def _say(self, run: Run, message: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        err.print(f"{stamp} {escape(run.label)}: {escape(message)}", soft_wrap=True)
+
+    def changed(self) -> None:
+        for run in self.runs:
+            state = (run.status, run.record.get("CurrentStage"))
+            if self._seen.get(run.id) != state:
+                self._seen[run.id] = state
+                where = f", stage {state[1]}" if state[1] and not run.done else ""
+                self._say(run, f"{run.status}{where} (execution {run.id})")
+            for item in run.record.get("Progress") or [] if not run.done else []:
+                percent = item.get("Percent")
+                bucket = int(percent // 25) if isinstance(percent, int | float) else None
+                key = f"{run.id}/{item.get('Stage')}/{item.get('Operation')}"
+                now = (item.get("State"), item.get("Phase"), item.get("Attempt"), item.get("Message"), bucket)
+                if self._seen.get(key) != now:
+                    self._seen[key] = now
+                    detail = f"{item.get('State')} ({item.get('Phase')}, attempt {item.get('Attempt')})"
+                    if isinstance(percent, int | float):
+                        detail += f" {percent:.0f}%"
+                    if item.get("Message"):
+                        detail += f" {item['Message']}"
+                    self._say(run, f"  {item.get('Operation')}: {detail}")
+
+
+def summary(run: Run) -> RenderableType:
+    """What a finished (or abandoned) execution did: status, duration, operators' outputs, data-plane results."""
+    ok = run.status == "Complete"
+    head = Text()
+    head.append("✔ " if ok else ("✘ " if run.status == "Error" else "… "), style="green" if ok else "red")
+    head.append(run.label, style="bold")
+    if run.file is not None:
+        head.append(f"  workflow {run.workflow}")
+    head.append("  ")
+    head.append_text(render.styled_status(run.status))
+    if run.done:
+        head.append(f" in {render.duration(run.elapsed())}")
+    else:
+        head.append(f" after {render.duration(run.elapsed())}, still running")
+    info = Table.grid(padding=(0, 2))
+    info.add_row("execution", run.id)
+    info.add_row("asset", str(run.asset_id))
+    if run.record.get("Message"):
+        info.add_row(Text("message", style="red" if run.status == "Error" else ""), escape(str(run.record["Message"])))
+    parts: list[RenderableType] = [head, render.indent(info, 2)]
+    outputs = render.outputs_table(run.record)
+    if outputs is not None:
+        parts += [render.indent(Text("operators", style="bold"), 2), render.indent(outputs, 4)]
+    if run.done:
+        parts.append(render.indent(Text("results", style="bold"), 2))
+        if run.results_error:
+            parts.append(render.indent(Text(f"cannot read the results: {run.results_error}", style="red"), 4))
+        elif run.results:
+            table = Table("Operator", "Result", box=None, pad_edge=False, header_style="bold")
+            for name, value in run.results.items():
+                pages = run.pages.get(name, 1)
+                text = render.summarize(value)
+                if pages > 1:
+                    text = f"{pages} pages; first: {render.summarize(value[0], 80)}"
+                table.add_row(escape(name), escape(text))
+            parts.append(render.indent(table, 4))
+        else:
+            parts.append(render.indent(Text("(no data-plane results)", style="dim"), 4))
+    return Group(*parts)
+
+
+def follow_and_report(client: MieClient, runs: list[Run], *, after: int, timeout: float | None, as_json: bool) -> int:
+    """Follow ``runs`` with the right display, fetch results, print the summary or JSON; the exit code."""
+    display: LiveDisplay | LogDisplay | None = None
+    if not as_json:
+        display = LiveDisplay(runs) if err.is_terminal else LogDisplay(runs)
+    follower = Follower(client, runs, after=after, on_change=display.changed if display else lambda: None)
+    try:
+        if display is not None:
+            with display:
+                finished = follower.follow(timeout)
+        else:
+            finished = follower.follow(timeout)
+    except KeyboardInterrupt:
+        ids = " ".join(r.id for r in runs if not r.done)
+        err.print(
+            f"interrupted: the executions keep running on the server; follow them again with "
+            f"`mie execution watch {ids}`",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+    for run in runs:
+        if run.done:
+            fetch_results(client, run)
+    if as_json:
+        print_json([r.document() for r in runs])
+    else:
+        for index, run in enumerate(runs):
+            if index:
+                out.print()
+            out.print(summary(run))
+        if len(runs) > 1:
+            counts: dict[str, int] = {}
+            for run in runs:
+                counts[run.status] = counts.get(run.status, 0) + 1
+            out.print()
+            out.print(f"{len(runs)} executions: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    code = 0
+    if not finished:
+        pending = [r.id for r in runs if not r.done]
+        err.print(
+            f"[red]error:[/red] gave up waiting after {timeout:g} s: {len(pending)} execution(s) still running "
+            f"(they go on; follow them with `mie execution watch {' '.join(pending)}`)",
+            soft_wrap=True,
+        )
+        code = 1
+    if any(r.status == "Error" for r in runs):
+        code = 1
+    return code
+
+
+# Commands ------------------------------------------------------------------------------------------------------
+
+
+def _check_workflows(client: MieClient, wanted: dict[str, list[str]]) -> None:
+    """Fail before uploading anything when a workflow does not exist, listing those that do."""
+    for name, why in wanted.items():
+        try:
+            client.get(f"/api/workflow/{name}")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            existing = sorted(str(w.get("Name")) for w in client.pages("/api/workflow"))
+            listing = ", ".join(existing) if existing else "none yet"
+            reason = f" ({why[0]})" if why and why[0] else ""
+            raise CliError(
+                f"workflow '{name}'{reason} does not exist. Existing workflows: {listing}. "
+                "Pass one with --workflow NAME."
+            ) from exc
+
+
+def _upload(client: MieClient, path: Path, bucket: str, key: str, show_progress: bool) -> None:
+    if not show_progress:
+        client.upload(path, bucket, key)
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(
+        TextColumn("uploading {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(escape(path.name), total=path.stat().st_size)
+        client.upload(path, bucket, key, on_progress=lambda n: progress.advance(task, n))
+
+
+@guarded
+def run(
+    *,
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, readable=True, show_default=False, help="media files to analyse"),
+    ],
+    workflow: Annotated[
+        str | None,
+        typer.Option(
+            "--workflow",
+            "-w",
+            help="workflow to run \\[default by media type: CasVideoWorkflow, CasImageWorkflow, CasAudioWorkflow]",
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            metavar="JSON|@FILE",
+            help='configuration override {"stage": {"operator": {"Key": value}}}, inline or @file',
+        ),
+    ] = None,
+    media_type: Annotated[
+        MediaType | None,
+        typer.Option("--media-type", case_sensitive=False, help="media type of the files \\[default: detected]"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print one JSON document at the end, no live display")
+    ] = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="start the executions and exit")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.0, help="give up following after this many seconds (exit 1)")
+    ] = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Upload FILEs, run a workflow on each and follow them live; print a summary of what the operators found.
+
+    Exit status 1 when an execution ends in Error (or on --timeout), 2 on bad arguments.
+    """
+    configuration = parse_config(config)
+    plan: list[tuple[Path, str, str]] = []
+    wanted: dict[str, list[str]] = {}
+    for path in files:
+        kind = media_type.value if media_type is not None else media_type_of(path)
+        if kind is None:
+            raise typer.BadParameter(f"cannot tell the media type of {path}: pass --media-type", param_hint="FILES")
+        name = workflow or DEFAULT_WORKFLOWS.get(kind)
+        if name is None:
+            raise typer.BadParameter(f"{path} is {kind}: there is no default workflow for it, pass --workflow")
+        plan.append((path, kind, name))
+        wanted.setdefault(name, []).append("" if workflow else f"the default workflow for {kind} files")
+    connection = resolve(url, api_key, data_dir)
+    with MieClient(connection) as client:
+        _check_workflows(client, wanted)
+        after = 0 if no_wait else change_head(client)
+        runs: list[Run] = []
+        for path, kind, name in plan:
+            key = upload_key(path)
+            try:
+                _upload(client, path, connection.bucket, key, show_progress=not as_json and err.is_terminal)
+                body: dict[str, Any] = {
+                    "Name": name,
+                    "Input": {"Media": {kind: {"S3Bucket": connection.bucket, "S3Key": key}}},
+                }
+                if configuration is not None:
+                    body["Configuration"] = configuration
+                record = client.post("/api/workflow/execution", body)
+            except CliError as exc:
+                if runs:
+                    started = ", ".join(f"{r.label} ({r.id})" for r in runs)
+                    exc.message += f" (already started: {started})"
+                exc.message = f"{path}: {exc.message}"
+                raise
+            runs.append(Run(label=path.name, workflow=name, record=record, file=str(path)))
+            if not as_json and not no_wait:
+                err.print(
+                    f"started {escape(name)} on {escape(str(path))}: execution {record.get('Id')}", soft_wrap=True
+                )
+        if no_wait:
+            if as_json:
+                print_json([r.document() for r in runs])
+            else:
+                table = Table("File", "Workflow", "Execution", "Asset", header_style="bold")
+                for r in runs:
+                    table.add_row(escape(str(r.file)), escape(r.workflow), r.id, str(r.asset_id))
+                out.print(table)
+            return
+        code = follow_and_report(client, runs, after=after, timeout=timeout, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+@guarded
+def watch(
+    *,
+    execution_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="executions to follow")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON document at the end")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.0, help="give up after this many seconds (exit 1)")
+    ] = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Follow running executions live until they end, then summarise them (exit 1 if one ends in Error)."""
+    with MieClient(resolve(url, api_key, data_dir)) as client:
+        after = change_head(client)
+        runs = []
+        for execution_id in execution_ids:
+            record = client.get(f"/api/workflow/execution/{execution_id}")
+            name = str((record.get("Workflow") or {}).get("Name", "?"))
+            runs.append(Run(label=f"{name} {execution_id[:8]}", workflow=name, record=record))
+        code = follow_and_report(client, runs, after=after, timeout=timeout, as_json=as_json)
+    if code:
+        raise typer.Exit(code)

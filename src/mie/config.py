@@ -1,0 +1,147 @@
+"""Typed settings, read once from ``MIE_*`` environment variables (and an optional TOML file), then passed down.
+
+Nothing else in ``mie`` reads the environment: the composition root builds a :class:`Settings` and hands it to
+whatever needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mie.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the engine. Field ``foo_bar`` is read from ``MIE_FOO_BAR``."""
+
+    data_dir: Path = Path("./mie-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: API key; when empty one is generated into ``<data_dir>/api-key`` on first start.
+    api_key: str = ""
+    #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/mie.db``.
+    database_url: str = ""
+    #: Name of the data-plane bucket (a folder under ``<data_dir>/objects``).
+    dataplane_bucket: str = "dataplane"
+    #: Public base URL used in signed upload/download URLs; empty means "the URL the request came in on".
+    public_url: str = ""
+    #: Embedded worker threads running operators.
+    workers: int = 8
+    #: Worker processes for operators declared ``isolation="process"`` (0: as many as CPUs).
+    process_workers: int = 0
+    #: Seconds an operator call may take when its operation sets no ``TimeoutSeconds`` (MIE's Lambdas: 900).
+    operator_timeout: float = 3600.0
+    #: Default ``MaxConcurrentWorkflows`` until ``POST /api/system/configuration`` sets one (MIE: 5).
+    max_concurrent_workflows: int = 5
+    #: First delay before an async operator's monitor is called, and the cap of its backoff (seconds).
+    monitor_interval: float = 10.0
+    monitor_interval_max: float = 60.0
+    #: Retries of an operator raising MasExecutionError or a retryable error (MIE: 2, after 2 s then 4 s).
+    operator_retries: int = 2
+    retry_interval: float = 2.0
+    retry_backoff: float = 2.0
+    #: How long a claimed task is leased to a worker before another may take it.
+    task_lease_seconds: float = 60.0
+    #: Expiry of signed upload/download URLs (MIE: 3600 s).
+    url_expiry_seconds: int = 3600
+    #: Largest JSON request body (bytes) and largest upload (bytes; MIE: 5 GiB).
+    max_body_bytes: int = 6 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024**3
+    #: Log level of the server.
+    log_level: str = "info"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mie.db').resolve()}"
+
+    @property
+    def objects_dir(self) -> Path:
+        """Root of the local object store: one sub-folder per bucket."""
+        return self.data_dir / "objects"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some fields replaced (``None`` values are ignored)."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **clean)
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    try:
+        if target is Path or target == "Path":
+            return Path(str(raw))
+        if target is int or target == "int":
+            return int(raw)
+        if target is float or target == "float":
+            return float(raw)
+        if target is str or target == "str":
+            return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"setting {name}: cannot read {raw!r} as {target}") from exc
+    raise ConfigurationError(f"setting {name} cannot be set from the environment")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from a TOML file (``MIE_CONFIG_FILE``), then ``MIE_*`` variables, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    settable = {f.name: f.type for f in fields(Settings) if f.name != "extra"}
+    config_file = env.get("MIE_CONFIG_FILE")
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"cannot read MIE_CONFIG_FILE {config_file}: {exc}") from exc
+        for key, raw in data.items():
+            name = key.lower().replace("-", "_")
+            if name not in settable:
+                raise ConfigurationError(f"unknown setting {key!r} in {config_file}")
+            values[name] = _coerce(name, raw, settable[name])
+    extra: dict[str, str] = {}
+    for key, raw in env.items():
+        if not key.startswith("MIE_") or key == "MIE_CONFIG_FILE":
+            continue
+        name = key[4:].lower()
+        if name in settable:
+            values[name] = _coerce(key, raw, settable[name])
+        else:
+            extra[name] = raw
+    for name, raw in overrides.items():
+        if raw is not None:
+            values[name] = _coerce(name, raw, settable[name])
+    settings = Settings(**values, extra=extra)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if settings.workers < 1:
+        raise ConfigurationError("MIE_WORKERS must be at least 1")
+    if settings.process_workers < 0:
+        raise ConfigurationError("MIE_PROCESS_WORKERS must be 0 (one per CPU) or more")
+    if settings.operator_timeout <= 0:
+        raise ConfigurationError("MIE_OPERATOR_TIMEOUT must be a positive number of seconds")
+    if settings.max_concurrent_workflows < 1:
+        raise ConfigurationError("MIE_MAX_CONCURRENT_WORKFLOWS must be at least 1")
+    if (
+        not settings.dataplane_bucket
+        or "/" in settings.dataplane_bucket
+        or settings.dataplane_bucket
+        in {
+            ".",
+            "..",
+        }
+    ):
+        raise ConfigurationError(f"MIE_DATAPLANE_BUCKET {settings.dataplane_bucket!r} is not a bucket name")
+    if settings.task_lease_seconds <= 0 or settings.monitor_interval < 0 or settings.retry_interval < 0:
+        raise ConfigurationError("lease, monitor and retry intervals must be positive")

@@ -1,0 +1,433 @@
+"""Data-plane operations behind ``/api/dataplane/*`` and the operators' ``DataPlane`` handle (teardown §1.7, §2.2).
+
+Each change to an asset or its metadata pointers is committed together with its change-log event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from mie.dataplane.changes import DATAPLANE, ChangeLog
+from mie.dataplane.signing import UrlSigner
+from mie.dataplane.sniff import sniff_media_type
+from mie.errors import ConflictError, InvalidError, NotFoundError
+from mie.model.records import NAME_PATTERN, created_now
+from mie.storage.objects import ObjectStore, check_bucket, check_key
+from mie.storage.sql.db import Database, dumps
+from mie.storage.sql.tables import assets, metadata_pages, metadata_pointers
+
+ASSET_PREFIX = "private/assets/"
+MEDIA_TYPES = ("Video", "Image", "Audio", "Text")
+
+
+def asset_prefix(asset_id: str) -> str:
+    """``private/assets/<AssetId>/``: every object of an asset lives below it."""
+    return f"{ASSET_PREFIX}{asset_id}/"
+
+
+def result_key(asset_id: str, workflow_id: str, operator: str) -> str:
+    """Where an operator's result object is stored."""
+    return f"{asset_prefix(asset_id)}workflows/{workflow_id}/{operator}.json"
+
+
+def encode_cursor(state: dict[str, Any]) -> str:
+    """MIE's opaque cursor: urlsafe base64 of a JSON state."""
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """Decode a cursor of either base64 alphabet (MIE encodes urlsafe and decodes standard)."""
+    try:
+        raw = cursor.strip().replace("-", "+").replace("_", "/")
+        state = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True))
+        nxt = state["next"]
+        if not isinstance(nxt, dict) or not isinstance(state.get("remaining", []), list):
+            raise TypeError
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidError("the cursor is not one this data plane issued") from exc
+    return dict(state)
+
+
+class DataPlane:
+    """Assets, media objects, metadata results and their change events."""
+
+    def __init__(
+        self,
+        db: Database,
+        objects: ObjectStore,
+        changes: ChangeLog,
+        *,
+        bucket: str,
+        signer: UrlSigner,
+        url_expiry: int = 3600,
+    ) -> None:
+        self.db = db
+        self.objects = objects
+        self.changes = changes
+        self.bucket = check_bucket(bucket)
+        self.signer = signer
+        self.url_expiry = url_expiry
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.db.write() as conn:
+            yield conn
+        self.changes.notify()
+
+    # Assets ---------------------------------------------------------------------------------------------------
+
+    def create_asset(self, bucket: Any, key: Any, media_type: Any = None) -> dict[str, Any]:
+        """``POST /create``: take ownership of an uploaded object as a new asset.
+
+        The object is moved to ``private/assets/<AssetId>/input/<S3Key>`` (as MIE v2 did), so deleting the asset
+        removes it. ``MediaType`` is inferred from the content when not given.
+        """
+        if not isinstance(bucket, str) or not bucket:
+            raise InvalidError("Missing required inputs for asset creation: 'S3Bucket'")
+        if not isinstance(key, str) or not key:
+            raise InvalidError("Missing required inputs for asset creation: 'S3Key'")
+        check_bucket(bucket)
+        check_key(key)
+        if media_type is not None and media_type not in MEDIA_TYPES:
+            raise InvalidError(f"MediaType must be one of {', '.join(MEDIA_TYPES)}, not {media_type!r}")
+        if not self.objects.exists(bucket, key):
+            raise InvalidError(f"Input media s3://{bucket}/{key} does not exist: upload it first")
+        if media_type is None:
+            media_type = self._sniff(bucket, key)
+        asset_id = str(uuid.uuid4())
+        new_key = f"{asset_prefix(asset_id)}input/{key}"
+        self.objects.move(bucket, key, self.bucket, new_key)
+        created = created_now()
+        with self._tx() as conn:
+            conn.execute(
+                insert(assets).values(
+                    asset_id=asset_id,
+                    s3_bucket=self.bucket,
+                    s3_key=new_key,
+                    media_type=media_type,
+                    created=created,
+                )
+            )
+            self.changes.append(
+                conn,
+                DATAPLANE,
+                asset_id,
+                {
+                    "S3Bucket": self.bucket,
+                    "S3Key": new_key,
+                    "Created": created,
+                    "MediaType": media_type,
+                    "Action": "INSERT",
+                },
+            )
+        return {"AssetId": asset_id, "MediaType": media_type, "S3Bucket": self.bucket, "S3Key": new_key}
+
+    def _sniff(self, bucket: str, key: str) -> str:
+        size = self.objects.size(bucket, key)
+        head = b"".join(self.objects.read_range(bucket, key, 0, min(size, 8192) - 1)) if size else b""
+        kind = sniff_media_type(head)
+        if kind is None:
+            raise InvalidError(
+                f"cannot tell the media type of s3://{bucket}/{key} from its content; pass Input.MediaType"
+            )
+        return kind
+
+    def get_asset(self, asset_id: str, conn: Connection | None = None) -> dict[str, Any]:
+        """The asset row as a dict; 404 when unknown."""
+        query = select(assets).where(assets.c.asset_id == asset_id)
+        if conn is None:
+            with self.db.read() as c:
+                row = c.execute(query).first()
+        else:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"Asset {asset_id} does not exist")
+        return dict(row._mapping)
+
+    def list_assets(self, *, limit: int | None = None, after: str | None = None) -> tuple[list[str], str | None]:
+        """Asset ids in creation order, paged by asset id."""
+        query = select(assets.c.asset_id).order_by(assets.c.created, assets.c.asset_id)
+        with self.db.read() as conn:
+            ids = [r[0] for r in conn.execute(query)]
+        if after is not None:
+            ids = ids[ids.index(after) + 1 :] if after in ids else []
+        if limit is not None and len(ids) > limit:
+            return ids[:limit], ids[limit - 1]
+        return ids, None
+
+    def delete_asset(self, asset_id: str) -> str:
+        """``DELETE /metadata/{asset}``: the asset, its results and every object under its prefix."""
+        with self._tx() as conn:
+            asset = self.get_asset(asset_id, conn)
+            conn.execute(delete(metadata_pointers).where(metadata_pointers.c.asset_id == asset_id))
+            conn.execute(delete(metadata_pages).where(metadata_pages.c.asset_id == asset_id))
+            conn.execute(delete(assets).where(assets.c.asset_id == asset_id))
+            self.changes.append(conn, DATAPLANE, asset_id, {"Action": "REMOVE"})
+        # Objects go after the commit: a crash in between leaves unreachable files, never a dangling asset.
+        self.objects.delete_prefix(self.bucket, asset_prefix(asset_id))
+        if not asset["s3_key"].startswith(asset_prefix(asset_id)):
+            self.objects.delete(asset["s3_bucket"], asset["s3_key"])
+        return f"Deleted asset: {asset_id} from the dataplane"
+
+    def media_path(self, asset_id: str, workflow_id: str) -> dict[str, str]:
+        """``GET /mediapath/{a}/{w}``: where an operator may write derived media."""
+        check_key(asset_id)
+        check_key(workflow_id)
+        if "/" in asset_id or "/" in workflow_id:
+            raise InvalidError("asset and workflow ids cannot contain '/'")
+        return {"S3Bucket": self.bucket, "S3Key": f"{asset_prefix(asset_id)}workflows/{workflow_id}/"}
+
+    # Locks (MIE v4) ------------------------------------------------------------------------------------------
+
+    def checkout(self, asset_id: str, locked_by: Any) -> dict[str, Any]:
+        """Lock an asset for a user; 409 when someone holds it."""
+        if not isinstance(locked_by, str) or not locked_by:
+            raise InvalidError("Missing required input: 'LockedBy'")
+        with self._tx() as conn:
+            asset = self.get_asset(asset_id, conn)
+            if asset["locked_by"]:
+                raise ConflictError(f"Asset {asset_id} is already checked out by {asset['locked_by']}")
+            locked_at = int(time.time())
+            conn.execute(
+                update(assets).where(assets.c.asset_id == asset_id).values(locked_by=locked_by, locked_at=locked_at)
+            )
+        return {"AssetId": asset_id, "LockedBy": locked_by, "LockedAt": locked_at}
+
+    def checkin(self, asset_id: str) -> str:
+        """Release an asset's lock."""
+        with self._tx() as conn:
+            self.get_asset(asset_id, conn)
+            conn.execute(update(assets).where(assets.c.asset_id == asset_id).values(locked_by=None, locked_at=None))
+        return f"Unlocked asset {asset_id}"
+
+    def checkouts(self) -> dict[str, Any]:
+        """Every lock held."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(assets.c.asset_id, assets.c.locked_by, assets.c.locked_at).where(assets.c.locked_by.is_not(None))
+            ).all()
+        return {"locks": [{"AssetId": r.asset_id, "LockedBy": r.locked_by, "LockedAt": r.locked_at} for r in rows]}
+
+    # Metadata --------------------------------------------------------------------------------------------------
+
+    def store_metadata(self, asset_id: str, body: Any, *, paginated: bool = False, end: bool = False) -> dict[str, Any]:
+        """``POST /metadata/{asset}``: store a result whole, or as pages finished by ``end``."""
+        if not isinstance(body, dict):
+            raise InvalidError("the request body must be a JSON object")
+        for field in ("OperatorName", "Results", "WorkflowId"):
+            if field not in body:
+                raise InvalidError(f"Missing required inputs for storing metadata: '{field}'")
+        operator, results, workflow_id = body["OperatorName"], body["Results"], body["WorkflowId"]
+        if not isinstance(operator, str) or not NAME_PATTERN.match(operator):
+            raise InvalidError(f"OperatorName {operator!r} is not a valid operator name")
+        if not isinstance(workflow_id, str) or not workflow_id or "/" in workflow_id or workflow_id in {".", ".."}:
+            raise InvalidError(f"WorkflowId {workflow_id!r} is not valid")
+        if not isinstance(results, dict):
+            raise InvalidError(f"Results of {operator} are not the required data type, dict")
+        key = result_key(asset_id, workflow_id, operator)
+        if not paginated:
+            self.get_asset(asset_id)
+            self.objects.put_bytes(self.bucket, key, dumps(results).encode())
+            with self._tx() as conn:
+                self.get_asset(asset_id, conn)
+                self._point(conn, asset_id, operator, workflow_id, key)
+            return {"Status": "Success", "Bucket": self.bucket, "Key": key}
+        with self._tx() as conn:
+            self.get_asset(asset_id, conn)
+            conn.execute(
+                insert(metadata_pages).values(
+                    asset_id=asset_id, operator=operator, workflow=workflow_id, page=dumps(results)
+                )
+            )
+            if not end:
+                return {"Status": "Success"}
+            where = (
+                (metadata_pages.c.asset_id == asset_id)
+                & (metadata_pages.c.workflow == workflow_id)
+                & (metadata_pages.c.operator == operator)
+            )
+            pages = [
+                json.loads(r[0])
+                for r in conn.execute(select(metadata_pages.c.page).where(where).order_by(metadata_pages.c.id))
+            ]
+            # A re-run under the same workflow id appends to the earlier pages, as MIE does.
+            existing: list[Any] = []
+            if self.objects.exists(self.bucket, key):
+                previous = json.loads(self.objects.get_bytes(self.bucket, key))
+                existing = previous if isinstance(previous, list) else [previous]
+            self.objects.put_bytes(self.bucket, key, dumps(existing + pages).encode())
+            conn.execute(delete(metadata_pages).where(where))
+            self._point(conn, asset_id, operator, workflow_id, key)
+        return {"Status": "Success", "Bucket": self.bucket, "Key": key}
+
+    def _point(self, conn: Connection, asset_id: str, operator: str, workflow_id: str, key: str) -> None:
+        conn.execute(
+            insert(metadata_pointers).values(asset_id=asset_id, operator=operator, workflow=workflow_id, pointer=key)
+        )
+        self.changes.append(
+            conn,
+            DATAPLANE,
+            asset_id,
+            {"Action": "MODIFY", "Operator": operator, "Pointer": key, "Workflow": workflow_id},
+        )
+
+    def _latest_pointers(self, conn: Connection, asset_id: str) -> list[tuple[str, str]]:
+        """``(operator, pointer)`` of each operator's newest result, in the order operators first stored one."""
+        rows = conn.execute(
+            select(metadata_pointers.c.operator, metadata_pointers.c.pointer)
+            .where(metadata_pointers.c.asset_id == asset_id)
+            .order_by(metadata_pointers.c.id)
+        ).all()
+        latest: dict[str, str] = {}
+        for operator, pointer in rows:
+            latest[operator] = pointer
+        return list(latest.items())
+
+    def _read_result(self, pointer: str) -> Any:
+        try:
+            return json.loads(self.objects.get_bytes(self.bucket, pointer))
+        except NotFoundError as exc:
+            raise NotFoundError(f"the result object {pointer} is missing from the object store") from exc
+
+    def get_metadata(self, asset_id: str, cursor: str | None = None) -> dict[str, Any]:
+        """``GET /metadata/{asset}``: the asset, then one operator result (or page) per call while ``cursor``."""
+        if cursor is None:
+            with self.db.read() as conn:
+                asset = self.get_asset(asset_id, conn)
+                pointers = self._latest_pointers(conn, asset_id)
+            response: dict[str, Any] = {
+                "asset_id": asset_id,
+                "results": {
+                    "S3Bucket": asset["s3_bucket"],
+                    "S3Key": asset["s3_key"],
+                    "Created": asset["created"],
+                    "MediaType": asset["media_type"],
+                },
+            }
+            if pointers:
+                first, *rest = pointers
+                response["cursor"] = encode_cursor(
+                    {"next": {first[0]: first[1], "page": 0}, "remaining": [{op: p} for op, p in rest]}
+                )
+            return response
+        state = decode_cursor(cursor)
+        self.get_asset(asset_id)
+        nxt = dict(state["next"])
+        page = int(nxt.pop("page", 0))
+        if len(nxt) != 1:
+            raise InvalidError("the cursor is not one this data plane issued")
+        ((operator, pointer),) = nxt.items()
+        remaining = [r for r in state.get("remaining", []) if isinstance(r, dict) and len(r) == 1]
+        return self._page_response(asset_id, operator, str(pointer), page, remaining)
+
+    def _page_response(
+        self, asset_id: str, operator: str, pointer: str, page: int, remaining: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        if not pointer.startswith(asset_prefix(asset_id)):
+            raise InvalidError("the cursor does not belong to this asset")
+        results = self._read_result(pointer)
+        response: dict[str, Any] = {"asset_id": asset_id, "operator": operator}
+        next_state: dict[str, Any] | None = None
+        if isinstance(results, list):
+            if not 0 <= page < max(len(results), 1):
+                raise InvalidError("the cursor points past the last page")
+            response["results"] = results[page] if results else {}
+            if page + 1 < len(results):
+                next_state = {"next": {operator: pointer, "page": page + 1}, "remaining": remaining}
+        else:
+            response["results"] = results
+        if next_state is None and remaining:
+            (op2, p2), *rest = [next(iter(r.items())) for r in remaining]
+            next_state = {"next": {op2: p2, "page": 0}, "remaining": [{o: p} for o, p in rest]}
+        if next_state is not None:
+            response["cursor"] = encode_cursor(next_state)
+        return response
+
+    def get_operator_metadata(self, asset_id: str, operator: str, cursor: str | None = None) -> dict[str, Any]:
+        """``GET /metadata/{asset}/{operator}``: the newest result of one operator (paged when paginated)."""
+        if cursor is not None:
+            state = decode_cursor(cursor)
+            nxt = dict(state["next"])
+            page = int(nxt.pop("page", 0))
+            pointer = nxt.get(operator)
+            if not isinstance(pointer, str):
+                raise InvalidError("the cursor is not one this data plane issued for this operator")
+            self.get_asset(asset_id)
+            return self._page_response(asset_id, operator, pointer, page, [])
+        with self.db.read() as conn:
+            self.get_asset(asset_id, conn)
+            row = conn.execute(
+                select(metadata_pointers.c.pointer)
+                .where((metadata_pointers.c.asset_id == asset_id) & (metadata_pointers.c.operator == operator))
+                .order_by(metadata_pointers.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"No metadata of operator {operator} for asset {asset_id}")
+        return self._page_response(asset_id, operator, row[0], 0, [])
+
+    def delete_operator_metadata(self, asset_id: str, operator: str) -> dict[str, Any]:
+        """``DELETE /metadata/{asset}/{operator}``: every stored result of one operator."""
+        where = (metadata_pointers.c.asset_id == asset_id) & (metadata_pointers.c.operator == operator)
+        with self._tx() as conn:
+            self.get_asset(asset_id, conn)
+            pointers = sorted({r[0] for r in conn.execute(select(metadata_pointers.c.pointer).where(where))})
+            if not pointers:
+                raise NotFoundError(f"Unable to delete metadata, pointer does not exist for {operator}")
+            conn.execute(delete(metadata_pointers).where(where))
+            self.changes.append(conn, DATAPLANE, asset_id, {"Action": "REMOVE", "Operator": operator})
+        deleted = [{"Key": key} for key in pointers if self.objects.delete(self.bucket, key)]
+        return {"Deleted": deleted}
+
+    def count_assets(self) -> int:
+        """How many assets exist."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(assets)).scalar_one())
+
+    # Signed URLs -----------------------------------------------------------------------------------------------
+
+    def upload_form(self, bucket: Any, key: Any, base_url: str, max_bytes: int) -> dict[str, Any]:
+        """``POST /upload``: a URL and form fields for a multipart POST, like an S3 presigned POST."""
+        bucket, key = self._location(bucket, key)
+        expires = int(time.time()) + self.url_expiry
+        return {
+            "url": f"{base_url.rstrip('/')}/api/dataplane/objects/upload",
+            "fields": {
+                "bucket": bucket,
+                "key": key,
+                "expires": str(expires),
+                "max-bytes": str(max_bytes),
+                "signature": self.signer.sign("POST", bucket, f"{key}\n{max_bytes}", expires),
+            },
+        }
+
+    def download_url(self, bucket: Any, key: Any, base_url: str) -> str:
+        """``POST /download``: a URL that serves the object's bytes until it expires."""
+        from urllib.parse import quote
+
+        bucket, key = self._location(bucket, key)
+        if not self.objects.exists(bucket, key):
+            raise NotFoundError(f"object s3://{bucket}/{key} does not exist")
+        expires = int(time.time()) + self.url_expiry
+        signature = self.signer.sign("GET", bucket, key, expires)
+        return (
+            f"{base_url.rstrip('/')}/api/dataplane/objects/{quote(bucket)}/{quote(key)}"
+            f"?expires={expires}&signature={signature}"
+        )
+
+    @staticmethod
+    def _location(bucket: Any, key: Any) -> tuple[str, str]:
+        if not isinstance(bucket, str) or not bucket:
+            raise InvalidError("Missing required input: 'S3Bucket'")
+        if not isinstance(key, str) or not key:
+            raise InvalidError("Missing required input: 'S3Key'")
+        return check_bucket(bucket), check_key(key)

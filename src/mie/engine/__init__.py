@@ -1,0 +1,1 @@
+"""The engine: catalog, executions, and the scheduler that admits executions and runs their stages' tasks."""

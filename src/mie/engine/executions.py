@@ -1,0 +1,246 @@
+"""Workflow executions as the API sees them: create, read, list, resume, cancel, delete (teardown §2.1.3, §1.6)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from mie.dataplane.service import MEDIA_TYPES, DataPlane
+from mie.engine import records
+from mie.engine.catalog import Catalog
+from mie.errors import ConflictError, InvalidError, NotFoundError
+from mie.model.execution import apply_configuration, initialize_execution
+from mie.model.records import created_now, new_id
+from mie.storage.sql.db import Database, loads
+from mie.storage.sql.tables import assets, executions, tasks
+from mie.types import END_STAGE, TERMINAL_STATUSES, JSONDict, WorkflowStatus
+
+ACTIVE_STATUSES = [s.value for s in WorkflowStatus if s not in TERMINAL_STATUSES]
+CANCELLED_MESSAGE = "Cancelled by request"
+
+
+class Executions:
+    """Execution records and the operations the workflow API offers on them."""
+
+    def __init__(self, db: Database, catalog: Catalog, dataplane: DataPlane, wake: Callable[[], None]) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.dataplane = dataplane
+        self._wake = wake
+
+    def create(self, body: Any) -> JSONDict:
+        """``POST /workflow/execution``: validate, create the asset (or reuse one), store ``Queued``."""
+        if not isinstance(body, dict):
+            raise InvalidError("the request body must be a JSON object")
+        name = body.get("Name")
+        if not isinstance(name, str) or not name:
+            raise InvalidError("Key 'Name' is required: the name of the workflow to run")
+        try:
+            workflow = self.catalog.get_workflow(name)
+        except NotFoundError as exc:
+            raise NotFoundError(f"workflow name '{name}' not found") from exc
+        configuration = body.get("Configuration")
+        # Validate the override before touching any media, so a bad request changes nothing.
+        apply_configuration(copy.deepcopy(workflow), configuration)
+        inp = body.get("Input")
+        if not isinstance(inp, dict) or not ("AssetId" in inp or "Media" in inp):
+            raise InvalidError('Input must contain either "AssetId" or "Media"')
+        media = inp.get("Media")
+        if media is not None:
+            media_type, location = _first_media(media)
+        execution_id = new_id()
+        if "AssetId" in inp:
+            asset_id = inp["AssetId"]
+            if not isinstance(asset_id, str) or not asset_id:
+                raise InvalidError("Input.AssetId must be a string")
+            with self.db.write() as conn:
+                row = conn.execute(select(assets).where(assets.c.asset_id == asset_id).with_for_update()).first()
+                if row is None:
+                    raise NotFoundError(f"Asset {asset_id} does not exist")
+                active = conn.execute(
+                    select(executions.c.id).where(
+                        (executions.c.asset_id == asset_id) & executions.c.status.in_(ACTIVE_STATUSES)
+                    )
+                ).first()
+                if active is not None:
+                    raise ConflictError(
+                        f"There is currently another workflow execution(Id = {active.id}) active on AssetId {asset_id}."
+                    )
+                if media is None:
+                    media_type = row.media_type or "Video"
+                    location = {"S3Bucket": row.s3_bucket, "S3Key": row.s3_key}
+                record = initialize_execution(
+                    workflow,
+                    execution_id=execution_id,
+                    asset_id=asset_id,
+                    media={media_type: location},
+                    configuration=configuration,
+                    created=created_now(),
+                )
+                records.insert_execution(conn, record)
+        else:
+            asset = self.dataplane.create_asset(
+                location["S3Bucket"], location["S3Key"], media_type if media_type in MEDIA_TYPES else None
+            )
+            record = initialize_execution(
+                workflow,
+                execution_id=execution_id,
+                asset_id=asset["AssetId"],
+                media={media_type: {"S3Bucket": asset["S3Bucket"], "S3Key": asset["S3Key"]}},
+                configuration=configuration,
+                created=created_now(),
+            )
+            with self.db.write() as conn:
+                records.insert_execution(conn, record)
+        self.dataplane.changes.notify()
+        self._wake()
+        return record
+
+    def get(self, execution_id: str) -> JSONDict:
+        """``GET /workflow/execution/{Id}``; while it runs, ``Progress`` lists its current stage's operators."""
+        with self.db.read() as conn:
+            row = records.load(conn, execution_id)
+            record = records.full_record(row)
+            if row.status in (WorkflowStatus.STARTED, WorkflowStatus.WAITING):
+                record["Progress"] = _progress(
+                    conn.execute(
+                        select(tasks.c.operation, tasks.c.state, tasks.c.phase, tasks.c.attempt, tasks.c.progress)
+                        .where((tasks.c.execution_id == execution_id) & (tasks.c.stage == row.current_stage))
+                        .order_by(tasks.c.branch)
+                    ).all(),
+                    row.current_stage,
+                )
+        return record
+
+    def list_all(self, *, limit: int | None = None, after: int | None = None) -> tuple[list[JSONDict], int | None]:
+        """``GET /workflow/execution``: full records, oldest first, paged by sequence number."""
+        query = select(executions).order_by(executions.c.seq)
+        if after is not None:
+            query = query.where(executions.c.seq > after)
+        if limit is not None:
+            query = query.limit(limit + 1)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if limit is not None else rows
+        return [records.full_record(r) for r in rows], (rows[-1].seq if more and rows else None)
+
+    def by_status(
+        self, status: str, *, limit: int | None = None, after: int | None = None
+    ) -> tuple[list[JSONDict], int | None]:
+        """``GET /workflow/execution/status/{Status}``."""
+        if status not in {s.value for s in WorkflowStatus}:
+            raise InvalidError(f"Status must be one of {', '.join(s.value for s in WorkflowStatus)}")
+        query = select(executions).where(executions.c.status == status).order_by(executions.c.seq)
+        if after is not None:
+            query = query.where(executions.c.seq > after)
+        if limit is not None:
+            query = query.limit(limit + 1)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if limit is not None else rows
+        return [records.projection(r) for r in rows], (rows[-1].seq if more and rows else None)
+
+    def by_asset(self, asset_id: str) -> list[JSONDict]:
+        """``GET /workflow/execution/asset/{AssetId}``: newest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(executions).where(executions.c.asset_id == asset_id).order_by(executions.c.seq.desc())
+            ).all()
+        return [records.projection(r, with_created=True) for r in rows]
+
+    def resume(self, execution_id: str, body: Any) -> JSONDict:
+        """``PUT /workflow/execution/{Id}``: ``{"WaitingStageName": S}`` resumes a ``Waiting`` execution."""
+        if not isinstance(body, dict):
+            raise InvalidError("the request body must be a JSON object")
+        if "WaitingStageName" not in body:
+            return {}
+        stage = body["WaitingStageName"]
+        with self.db.write() as conn:
+            row = conn.execute(select(executions).where(executions.c.id == execution_id).with_for_update()).first()
+            if row is None or row.status != WorkflowStatus.WAITING or row.current_stage != stage:
+                raise InvalidError("Workflow status is not 'Waiting' or Current stage doesn't match the request")
+            records.set_status(conn, row, WorkflowStatus.RESUMED)
+        self.dataplane.changes.notify()
+        self._wake()
+        return {"Id": execution_id, "Status": WorkflowStatus.RESUMED.value}
+
+    def cancel(self, execution_id: str, message: str = CANCELLED_MESSAGE) -> JSONDict:
+        """``POST /workflow/execution/{Id}/cancel``: stop a queued, running or waiting execution (ends ``Error``)."""
+        with self.db.write() as conn:
+            row = records.load(conn, execution_id, lock=True)
+            if row.status in TERMINAL_STATUSES:
+                raise ConflictError(f"workflow execution '{execution_id}' has already ended with {row.status}")
+            conn.execute(delete(tasks).where(tasks.c.execution_id == execution_id))
+            records.set_status(conn, row, WorkflowStatus.ERROR, current_stage=END_STAGE, message=message)
+            record = records.full_record(records.load(conn, execution_id))
+        self.dataplane.changes.notify()
+        self._wake()
+        return record
+
+    def cancel_for_asset(self, asset_id: str) -> None:
+        """Cancel every active execution of an asset (before the asset is deleted)."""
+        with self.db.read() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    select(executions.c.id).where(
+                        (executions.c.asset_id == asset_id) & executions.c.status.in_(ACTIVE_STATUSES)
+                    )
+                )
+            ]
+        for execution_id in ids:
+            with contextlib.suppress(ConflictError, NotFoundError):  # ended or deleted meanwhile
+                self.cancel(execution_id, "Cancelled because its asset was deleted")
+
+    def delete(self, execution_id: str) -> JSONDict:
+        """``DELETE /workflow/execution/{Id}``: the record goes, and its work stops."""
+        with self.db.write() as conn:
+            row = records.load(conn, execution_id, lock=True)
+            record = records.full_record(row)
+            conn.execute(delete(tasks).where(tasks.c.execution_id == execution_id))
+            conn.execute(delete(executions).where(executions.c.id == execution_id))
+        self._wake()
+        return record
+
+    def touch(self) -> None:
+        """Wake the scheduler (after a configuration change)."""
+        self._wake()
+
+
+def _first_media(media: Any) -> tuple[str, JSONDict]:
+    if not isinstance(media, dict) or not media:
+        raise InvalidError('Input.Media must be an object like {"Video": {"S3Bucket": ..., "S3Key": ...}}')
+    media_type, location = next(iter(media.items()))
+    if not isinstance(location, dict):
+        raise InvalidError(f"Input.Media.{media_type} must be an object with S3Bucket and S3Key")
+    for key in ("S3Bucket", "S3Key"):
+        if not isinstance(location.get(key), str) or not location[key]:
+            raise InvalidError(f"Input.Media.{media_type} is missing '{key}'")
+    return str(media_type), {"S3Bucket": location["S3Bucket"], "S3Key": location["S3Key"]}
+
+
+_TASK_STATES = {"pending": "Queued", "running": "Running", "waiting": "Waiting", "done": "Done"}
+
+
+def _progress(rows: Sequence[Any], stage: str) -> list[JSONDict]:
+    """Our addition to the execution record: where each operator of the current stage is."""
+    out: list[JSONDict] = []
+    for row in rows:
+        item: JSONDict = {
+            "Stage": stage,
+            "Operation": row.operation,
+            "State": _TASK_STATES.get(row.state, row.state),
+            "Phase": row.phase,
+            "Attempt": row.attempt + 1,
+        }
+        if row.progress and row.state == "running":
+            reported = loads(row.progress)
+            item.update({k: reported.get(k) for k in ("Percent", "Message", "Updated")})
+        out.append(item)
+    return out

@@ -1,0 +1,218 @@
+"""Worker processes for operators declared ``isolation="process"``: CPU-heavy work off the server's interpreter,
+and calls that can really be stopped (a thread cannot be killed; a process can).
+
+Each worker process lives across calls, so a model an operator loads stays loaded (once per process), and runs
+one call at a time. A call past its time limit, or whose execution was cancelled, has its process killed; the
+next call starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from pathlib import Path
+from typing import Any
+
+from mie.dataplane.service import DataPlane
+from mie.engine.workers import Outcome, TaskRun, TaskSignals, error_outcome, run_task
+from mie.operators.definition import OperatorDefinition
+from mie.operators.registry import OperatorRegistry
+from mie.storage.sql.db import Database
+
+log = logging.getLogger(__name__)
+
+# spawn, not fork: the server has threads (scheduler, workers, uvicorn) and forking those is unsafe.
+_CTX = multiprocessing.get_context("spawn")
+
+
+@dataclass
+class WorkerResources:
+    """What a worker process needs, built inside it by the factory the composition root hands over."""
+
+    registry: OperatorRegistry
+    dataplane: DataPlane
+    db: Database
+    scratch_root: Path | None = None
+
+
+#: A picklable callable (a module-level function, or functools.partial of one) building WorkerResources.
+ResourceFactory = Callable[[], WorkerResources]
+
+
+def definition_ref(definition: OperatorDefinition) -> str | None:
+    """``module:attribute`` under which a decorated operator can be imported in another process."""
+    module = getattr(definition.function, "__module__", None)
+    name = getattr(definition.function, "__qualname__", "")
+    if not module or "<locals>" in name:
+        return None
+    return f"{module}:{name}"
+
+
+def _child_main(conn: Connection, factory: ResourceFactory) -> None:
+    """Worker process: build resources once, then run calls until told to stop."""
+    resources = factory()
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                return
+            if message is None:
+                return
+            run, ref = message
+            if ref is not None:
+                _ensure_registered(resources.registry, ref)
+            signals = TaskSignals(resources.db, run.task_id, run.token)
+            outcome = run_task(run, resources.registry, resources.dataplane, signals, resources.scratch_root)
+            conn.send(outcome)
+    finally:
+        resources.db.dispose()
+
+
+def _ensure_registered(registry: OperatorRegistry, ref: str) -> None:
+    module_name, _, attr = ref.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError):
+        return  # run_task reports that the operator cannot be found
+    if isinstance(target, OperatorDefinition) and registry.definition(target.name) is None:
+        registry.register(target)
+
+
+class _Worker:
+    """One worker process and the thread in this process that waits for its answers."""
+
+    def __init__(self, factory: ResourceFactory, index: int) -> None:
+        parent, child = _CTX.Pipe()
+        self.conn = parent
+        self.process: SpawnProcess = _CTX.Process(
+            target=_child_main, args=(child, factory), name=f"mie-process-worker-{index}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.run: TaskRun | None = None
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class ProcessWorkers:
+    """A small pool of worker processes; calls beyond its size wait in order."""
+
+    def __init__(self, size: int, factory: ResourceFactory, done: Callable[[TaskRun, Outcome], None]) -> None:
+        self._size = max(1, size)
+        self._factory = factory
+        self._done = done
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._busy: dict[tuple[int, str], _Worker] = {}
+        self._queue: list[tuple[TaskRun, str | None]] = []
+        self._count = 0
+        self._closed = False
+
+    def submit(self, run: TaskRun, ref: str | None) -> None:
+        """Run ``run`` in a worker process (queued while all are busy)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._queue.append((run, ref))
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue or self._closed:
+                    return
+                worker = self._idle.pop() if self._idle else None
+                if worker is None and len(self._busy) >= self._size:
+                    return
+                run, ref = self._queue.pop(0)
+                if worker is None:
+                    self._count += 1
+                    index = self._count
+            if worker is None:
+                try:
+                    worker = _Worker(self._factory, index)
+                except Exception as exc:  # cannot start a process: fail the call, not the scheduler
+                    log.exception("could not start a worker process")
+                    self._done(run, error_outcome(run.task_id, run.token, exc))
+                    continue
+            with self._lock:
+                worker.run = run
+                self._busy[(run.task_id, run.token)] = worker
+            threading.Thread(
+                target=self._call, args=(worker, run, ref), name=f"mie-process-call-{run.task_id}", daemon=True
+            ).start()
+
+    def _call(self, worker: _Worker, run: TaskRun, ref: str | None) -> None:
+        outcome: Outcome | None
+        try:
+            worker.conn.send((replace(run), ref))
+            outcome = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            outcome = None
+        with self._lock:
+            mine = self._busy.pop((run.task_id, run.token), None) is worker
+            keep = outcome is not None and mine and not self._closed and worker.alive()
+            if keep:
+                worker.run = None
+                self._idle.append(worker)
+        if not keep:
+            worker.kill()
+        if outcome is None:
+            if mine:
+                # The process died under the call (out of memory, a crash in native code): say so.
+                code = worker.process.exitcode
+                outcome = error_outcome(
+                    run.task_id,
+                    run.token,
+                    RuntimeError(f"the worker process running {run.operation} died (exit code {code})"),
+                )
+            else:
+                return  # killed on purpose (timeout, cancel): the scheduler already reported the task
+        self._done(run, outcome)
+        self._dispatch()
+
+    def abandon(self, run: TaskRun) -> None:
+        """Stop a call: kill its process (or drop it from the queue)."""
+        with self._lock:
+            self._queue = [(r, ref) for r, ref in self._queue if (r.task_id, r.token) != (run.task_id, run.token)]
+            worker = self._busy.pop((run.task_id, run.token), None)
+        if worker is not None:
+            log.info("killing the worker process of task %s (%s)", run.task_id, run.operation)
+            worker.kill()
+            self._dispatch()
+
+    def shutdown(self) -> None:
+        """Stop the idle processes now; busy ones are killed when the server stops waiting for them."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+            worker.process.join(2)
+            worker.kill()
+
+    def kill_all(self) -> None:
+        """Kill every process still running (after the grace period of a shutdown)."""
+        with self._lock:
+            busy = list(self._busy.values())
+            self._busy.clear()
+        for worker in busy:
+            worker.kill()

@@ -1,0 +1,47 @@
+"""The workflows installed on first start, with MIE's names and stage names (teardown §5.3).
+
+Each stage lists the operators it runs when they are available; operators that are not installed (or that have no
+offline equivalent, such as celebrityRecognition) are left out, and a stage left empty is dropped. Stage names are
+MIE's so that front ends and scripts written for MIE find what they expect.
+"""
+
+from __future__ import annotations
+
+#: Workflow name -> ordered stages (stage name, operator names).
+DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
+    "CasVideoWorkflow": [
+        ("defaultPrelimVideoStage", ["Thumbnail", "Mediainfo"]),
+        (
+            "defaultVideoStage",
+            [
+                "GenericDataLookup",
+                "faceDetection",
+                "labelDetection",
+                "textDetection",
+                "technicalCueDetection",
+                "shotDetection",
+            ],
+        ),
+        ("defaultAudioStage", ["TranscribeVideo"]),
+        (
+            "defaultTextStage",
+            ["Translate", "ComprehendKeyPhrases", "ComprehendEntities", "DetectSentiment", "WebCaptions"],
+        ),
+        ("defaultCaptionsStage", ["CreateSRTCaptions", "CreateVTTCaptions", "TranslateWebCaptions"]),
+    ],
+    "CasImageWorkflow": [
+        ("ValidationStage", ["MediainfoImage"]),
+        ("RekognitionStage", ["faceDetectionImage", "labelDetectionImage", "textDetectionImage"]),
+    ],
+    "CasAudioWorkflow": [
+        ("defaultAudioStage", ["TranscribeAudio"]),
+        (
+            "defaultTextStage",
+            ["Translate", "ComprehendKeyPhrases", "ComprehendEntities", "DetectSentiment", "WebCaptions"],
+        ),
+        ("defaultCaptionsStage", ["CreateSRTCaptions", "CreateVTTCaptions", "TranslateWebCaptions"]),
+    ],
+}
+
+#: Marks workflows the engine installed (and may refresh when more operators become available).
+INSTALLED_BY = "Installed by mie: the default analysis for this media type"

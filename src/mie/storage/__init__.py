@@ -1,0 +1,1 @@
+"""Storage: the SQL store (SQLite or PostgreSQL through SQLAlchemy) and object stores (local folder)."""

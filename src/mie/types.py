@@ -1,0 +1,53 @@
+"""Leaf types shared by every layer: JSON aliases and MIE's status vocabularies."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+#: A JSON object as MIE records are: string keys, any JSON values.
+JSONDict: TypeAlias = dict[str, Any]
+JSONValue: TypeAlias = Any
+
+
+class WorkflowStatus(StrEnum):
+    """Status of a workflow execution (MIE ``Status.WORKFLOW_STATUS_*``)."""
+
+    QUEUED = "Queued"
+    STARTED = "Started"
+    WAITING = "Waiting"
+    RESUMED = "Resumed"
+    COMPLETE = "Complete"
+    ERROR = "Error"
+
+
+class StageStatus(StrEnum):
+    """Status of one stage inside an execution record."""
+
+    NOT_STARTED = "Not Started"
+    STARTED = "Started"
+    EXECUTING = "Executing"
+    COMPLETE = "Complete"
+    ERROR = "Error"
+
+
+class OperationStatus(StrEnum):
+    """Status carried in an operator's output object."""
+
+    NOT_STARTED = "Not Started"
+    STARTED = "Started"
+    EXECUTING = "Executing"
+    COMPLETE = "Complete"
+    ERROR = "Error"
+    SKIPPED = "Skipped"
+
+
+#: Execution statuses after which nothing more happens.
+TERMINAL_STATUSES = frozenset({WorkflowStatus.COMPLETE, WorkflowStatus.ERROR})
+#: Statuses of executions waiting for admission by the scheduler.
+ADMISSION_STATUSES = frozenset({WorkflowStatus.QUEUED, WorkflowStatus.RESUMED})
+
+#: ``MediaType`` value of operators that never need media.
+METADATA_ONLY = "MetadataOnly"
+#: ``CurrentStage`` of a finished execution.
+END_STAGE = "End"
