@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 #: A JSON object as MIE records are: string keys, any JSON values.
 JSONDict: TypeAlias = dict[str, Any]
@@ -51,3 +51,17 @@ ADMISSION_STATUSES = frozenset({WorkflowStatus.QUEUED, WorkflowStatus.RESUMED})
 METADATA_ONLY = "MetadataOnly"
 #: ``CurrentStage`` of a finished execution.
 END_STAGE = "End"
+
+
+class Component(Protocol):
+    """A background part of the server (a change-stream consumer, the watch folder, the job runner...).
+
+    :func:`mie.bootstrap.build` creates the components, ``Services.start`` starts them after the scheduler and
+    ``Services.stop`` stops them, in reverse order, before it. ``stop`` must return promptly and be idempotent.
+    """
+
+    def start(self) -> None:
+        """Begin work (typically start a daemon thread)."""
+
+    def stop(self) -> None:
+        """Stop work and release resources."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from mie.bootstrap import Services
 
 _SLASHES = re.compile(r"/{2,}")
+
+#: Routers of the feature APIs (jobs, media, search, notifications, service routes...), mounted after the core
+#: ones: ``(router, prefix)``.
+ROUTERS: tuple[tuple[APIRouter, str], ...] = ()
 
 
 class CollapseSlashes:
@@ -52,6 +56,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(dataplane.router, prefix="/api/dataplane")
     app.include_router(workflow.router, prefix="/api")
     app.include_router(operators.router, prefix="/api")
+    for router, prefix in ROUTERS:
+        app.include_router(router, prefix=prefix)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -1,0 +1,1 @@
+"""Media preparation operators: technical metadata, thumbnails and proxies, shots and technical cues."""
