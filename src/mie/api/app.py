@@ -58,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(operators.router, prefix="/api")
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)
+    app.include_router(workflow.fallback, prefix="/api")
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -260,10 +260,14 @@ def delete_workflow(request: Request, Name: str) -> JSONDict:  # noqa: N803
 # Services that arrive with the speech issue ---------------------------------------------------------------------
 
 
-@router.get("/service/{rest:path}", operation_id="service_get")
-@router.post("/service/{rest:path}", operation_id="service_post")
-@router.put("/service/{rest:path}", operation_id="service_put")
-@router.delete("/service/{rest:path}", operation_id="service_delete")
+#: Mounted after every feature router, so that a service route that exists wins over this catch-all.
+fallback = APIRouter(dependencies=[Depends(require_key)])
+
+
+@fallback.get("/service/{rest:path}", operation_id="service_get")
+@fallback.post("/service/{rest:path}", operation_id="service_post")
+@fallback.put("/service/{rest:path}", operation_id="service_put")
+@fallback.delete("/service/{rest:path}", operation_id="service_delete")
 def service_not_yet(rest: str) -> JSONDict:
     """``/service/transcribe/*`` and ``/service/translate/*`` are not served yet."""
     raise NotImplementedYetError(
