@@ -142,7 +142,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
             url_expiry=settings.url_expiry_seconds,
         )
         registry = OperatorRegistry()
-        registry.load_entry_points()
+        registry.load_entry_points(settings.plugins)
         scheduler_box: list[Scheduler] = []
 
         def wake() -> None:
@@ -212,5 +212,5 @@ def worker_resources(settings: Settings) -> WorkerResources:
         url_expiry=settings.url_expiry_seconds,
     )
     registry = OperatorRegistry()
-    registry.load_entry_points()
+    registry.load_entry_points(settings.plugins)
     return WorkerResources(registry=registry, dataplane=dataplane, db=db, scratch_root=settings.data_dir / "scratch")

@@ -55,6 +55,9 @@ class Settings:
     max_upload_bytes: int = 5 * 1024**3
     #: Log level of the server.
     log_level: str = "info"
+    #: Extra operator plugins to load besides the ``mie.operators`` entry points: comma-separated
+    #: ``module:function`` registration functions importable on ``PYTHONPATH`` (handy before packaging one).
+    plugins: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -14,6 +14,7 @@ Native operators (:func:`mie.operators.operator`) register their definition: its
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
@@ -111,20 +112,26 @@ class OperatorRegistry:
         with self._lock:
             return self._sources.get(name)
 
-    def load_entry_points(self) -> list[str]:
-        """Call every ``mie.operators`` entry point with this registry; returns the names that failed."""
+    def load_entry_points(self, extra: str = "") -> list[str]:
+        """Call every ``mie.operators`` entry point with this registry, then each ``module:function`` of the
+        comma-separated ``extra`` (settings ``plugins``); returns the names that failed."""
         failed: list[str] = []
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        loaders: list[tuple[str, Callable[[], Any]]] = [
+            (ep.name, ep.load) for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        ]
+        for spec in filter(None, (part.strip() for part in extra.split(","))):
+            loaders.append((spec, functools.partial(_import_attribute, spec)))
+        for name, load in loaders:
             try:
-                register = ep.load()
-                self._loading = ep.name
+                register = load()
+                self._loading = name
                 try:
                     register(self)
                 finally:
                     self._loading = None
             except Exception:  # a broken plugin must not stop the server
-                log.exception("operator plugin %s failed to load", ep.name)
-                failed.append(ep.name)
+                log.exception("operator plugin %s failed to load", name)
+                failed.append(name)
         return failed
 
     def resolve(self, arn: str) -> Target:
@@ -157,6 +164,17 @@ class OperatorRegistry:
         if definition is None or (monitor and definition.monitor_function is None):
             return None
         return Target("native", arn, definition=definition, monitor=monitor)
+
+
+def _import_attribute(spec: str) -> Any:
+    """``package.module:function`` -> the function."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"plugin {spec!r} must look like 'package.module:function'")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def _import_handler(arn: str) -> Handler:

@@ -1,0 +1,142 @@
+"""The CLI against a real server, as a user runs it: discover and register an operator, build a workflow, analyse
+a real file with ``mie run`` from a clean data directory, then inspect and delete what it made."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import FAST_ENV, REPO_ROOT, MieServer
+from tests.helpers import API_KEY
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (apt-get install ffmpeg)"),
+]
+
+EXAMPLE = REPO_ROOT / "examples" / "loudness"
+AMPLITUDE = 0.0125  # of full scale: a -38.1 dBFS sine, -41.1 LUFS
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    # The worked example operator, loaded from the checkout as a plugin (no packaging needed).
+    return {**FAST_ENV, "MIE_PLUGINS": "mie_loudness:register", "PYTHONPATH": str(EXAMPLE)}
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("media") / "tone 1kHz.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:duration=6",
+         "-af", f"volume={AMPLITUDE * 8}", "-c:a", "pcm_s16le", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def mie(server: MieServer, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIE_")}
+    env.update({"MIE_URL": server.base_url, "MIE_API_KEY": API_KEY, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [*MieServer.command(), *args], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert proc.returncode == 0, f"mie {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def workflow(server: MieServer, client: httpx.Client) -> str:
+    listed = mie(server, "operator", "list").stdout
+    assert "AudioLoudness" in listed
+    mie(server, "operator", "register", "AudioLoudness")
+    assert client.get("/api/workflow/operation/AudioLoudness").json()["StartLambdaArn"] == "AudioLoudness"
+    r = client.post("/api/workflow/stage", json={"Name": "LoudnessStage", "Operations": ["AudioLoudness"]})
+    assert r.status_code == 200, r.text
+    body = {"Name": "LoudnessWorkflow", "StartAt": "LoudnessStage", "Stages": {"LoudnessStage": {"End": True}}}
+    r = client.post("/api/workflow", json=body)
+    assert r.status_code == 200, r.text
+    return "LoudnessWorkflow"
+
+
+def run_json(server: MieServer, *args: str) -> dict[str, Any]:
+    proc = mie(server, "run", *args, "--json", "--timeout", "60")
+    document = json.loads(proc.stdout)
+    runs = document if isinstance(document, list) else document.get("Executions", document.get("runs", [document]))
+    assert len(runs) == 1, document
+    run: dict[str, Any] = runs[0]
+    return run
+
+
+def find(document: Any, key: str) -> Any:
+    """The first value of ``key`` anywhere in a JSON document."""
+    if isinstance(document, dict):
+        if key in document:
+            return document[key]
+        children = list(document.values())
+    elif isinstance(document, list):
+        children = document
+    else:
+        return None
+    for child in children:
+        found = find(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def test_mie_run_analyses_a_real_file_and_reports_the_result(server: MieServer, workflow: str, tone: Path) -> None:
+    run = run_json(server, str(tone), "--workflow", workflow)
+    assert find(run, "Status") == "Complete", run
+    loudness = find(run, "IntegratedLoudness")
+    assert loudness == pytest.approx(20 * math.log10(AMPLITUDE) - 3.01, abs=0.3), run
+    assert find(run, "Compliant") is False
+
+
+def test_mie_run_applies_a_configuration_override(server: MieServer, workflow: str, tone: Path) -> None:
+    override = json.dumps({"LoudnessStage": {"AudioLoudness": {"TargetLoudness": -41, "Tolerance": 0.5}}})
+    run = run_json(server, str(tone), "--workflow", workflow, "--config", override)
+    assert find(run, "Compliant") is True, run
+
+
+def test_mie_run_live_display_ends_with_a_readable_summary(server: MieServer, workflow: str, tone: Path) -> None:
+    proc = mie(server, "run", str(tone), "--workflow", workflow, "--timeout", "60")
+    text = proc.stdout + proc.stderr
+    assert "Complete" in text
+    assert "AudioLoudness" in text
+    assert "-41" in text  # the integrated loudness, in the summary
+
+
+def test_mie_run_rejects_an_unknown_workflow_before_uploading(server: MieServer, tone: Path) -> None:
+    proc = mie(server, "run", str(tone), "--workflow", "NoSuchWorkflow", check=False)
+    assert proc.returncode != 0
+    assert "NoSuchWorkflow" in proc.stderr + proc.stdout
+    assert "does not exist" in proc.stderr + proc.stdout
+
+
+def test_asset_and_execution_commands(server: MieServer, client: httpx.Client, workflow: str, tone: Path) -> None:
+    run = run_json(server, str(tone), "--workflow", workflow)
+    asset_id = find(run, "AssetId")
+    execution_id = find(run, "Id") or find(run, "WorkflowExecutionId")
+    assert asset_id
+    assert execution_id
+    assert asset_id in mie(server, "asset", "list").stdout
+    shown = mie(server, "asset", "show", asset_id).stdout
+    assert "AudioLoudness" in shown
+    assert execution_id in mie(server, "execution", "list").stdout
+    assert "Complete" in mie(server, "execution", "show", execution_id).stdout
+    refused = mie(server, "asset", "delete", asset_id, check=False)
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
+    assert client.get(f"/api/dataplane/metadata/{asset_id}").status_code == 200
+    mie(server, "asset", "delete", asset_id, "--yes")
+    assert client.get(f"/api/dataplane/metadata/{asset_id}").status_code == 404
