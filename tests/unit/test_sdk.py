@@ -192,6 +192,8 @@ def test_progress_is_visible_and_cancel_stops_the_operator(sdk: TestClient) -> N
     assert progress[0]["State"] == "Running"
     assert progress[0]["Message"].startswith("step ")
     assert 0 < progress[0]["Percent"] < 100
+    # Estimated at the rate so far: a non-negative number of seconds once a percent is known.
+    assert progress[0]["EstimatedSecondsRemaining"] >= 0
     r = sdk.post(f"/api/workflow/execution/{execution['Id']}/cancel")
     assert r.status_code == 200, r.text
     assert sdk_ops.state["stopped"].wait(5), "the operator did not notice the cancellation"

@@ -186,7 +186,9 @@ def progress_table(progress: Iterable[Mapping[str, Any]]) -> Table | None:
         bar: RenderableType = Text("")
         if isinstance(percent, int | float) and not isinstance(percent, bool):
             grid = Table.grid(padding=(0, 1))
-            grid.add_row(ProgressBar(total=100, completed=float(percent), width=20), Text(f"{percent:3.0f}%"))
+            eta = item.get("EstimatedSecondsRemaining")
+            left = f" ~{eta:.0f}s left" if isinstance(eta, int | float) and 0 < percent < 100 else ""
+            grid.add_row(ProgressBar(total=100, completed=float(percent), width=20), Text(f"{percent:3.0f}%{left}"))
             bar = grid
         table.add_row(
             escape(str(item.get("Operation", ""))),

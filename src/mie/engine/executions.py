@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -242,5 +243,21 @@ def _progress(rows: Sequence[Any], stage: str) -> list[JSONDict]:
         if row.progress and row.state == "running":
             reported = loads(row.progress)
             item.update({k: reported.get(k) for k in ("Percent", "Message", "Updated")})
+            remaining = _remaining(reported)
+            if remaining is not None:
+                item["EstimatedSecondsRemaining"] = remaining
         out.append(item)
     return out
+
+
+def _remaining(reported: JSONDict) -> float | None:
+    """Seconds left at the rate so far (linear in the reported percent); None before there is a rate."""
+    values = [v for v in (reported.get(k) for k in ("Percent", "Started", "Updated")) if isinstance(v, int | float)]
+    if len(values) != 3:
+        return None
+    percent, started, updated = (float(v) for v in values)
+    if not 0 < percent <= 100:
+        return None
+    elapsed = updated - started
+    left = elapsed * (100 - percent) / percent - max(0.0, time.time() - updated)
+    return round(max(0.0, left), 1)

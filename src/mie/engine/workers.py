@@ -96,6 +96,8 @@ class TaskSignals:
     task_id: int
     token: str
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: When the call began (wall clock): progress carries it so that readers can estimate the time remaining.
+    started: float = field(default_factory=time.time)
     _last_write: float = 0.0
     _last_message: str | None = None
 
@@ -107,7 +109,7 @@ class TaskSignals:
         if now - self._last_write < PROGRESS_INTERVAL and message == self._last_message and percent != 100:
             return True
         self._last_write, self._last_message = now, message
-        value = dumps({"Percent": percent, "Message": message, "Updated": time.time()})
+        value = dumps({"Percent": percent, "Message": message, "Updated": time.time(), "Started": self.started})
         try:
             with self.db.write() as conn:
                 mine = conn.execute(
