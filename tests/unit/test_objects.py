@@ -147,3 +147,15 @@ def test_buckets_cannot_start_with_a_dot(tmp_path: Path, bucket: str) -> None:
     store = LocalObjectStore(tmp_path)
     with pytest.raises(InvalidError):
         store.put_bytes(bucket, "k", b"1")
+
+
+def test_list_keys_lists_complete_objects_under_a_prefix(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    for key in ("service/a/one.json", "service/a/two.json", "service/b/three.json", "servicex/four.json"):
+        store.put_bytes("bucket", key, b"{}")
+    assert store.list_keys("bucket", "service/a/") == ["service/a/one.json", "service/a/two.json"]
+    assert store.list_keys("bucket", "service/") == ["service/a/one.json", "service/a/two.json", "service/b/three.json"]
+    assert store.list_keys("bucket", "service") == [*store.list_keys("bucket", "service/"), "servicex/four.json"]
+    assert store.list_keys("bucket", "nothing/") == []
+    with pytest.raises(InvalidError):
+        store.list_keys("bucket", "../escape/")

@@ -18,7 +18,8 @@ from mie.types import JSONDict
 if TYPE_CHECKING:
     from mie.operators.context import OperatorContext
 
-MEDIA_TYPES = ("Video", "Audio", "Image", "Text")
+#: What an operator may declare: a media type, or ``MetadataOnly`` for operators that read only earlier results.
+MEDIA_TYPES = ("Video", "Audio", "Image", "Text", "MetadataOnly")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MONITOR_SUFFIX = ".monitor"
 

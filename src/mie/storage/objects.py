@@ -87,6 +87,9 @@ class ObjectStore(Protocol):
     def delete_prefix(self, bucket: str, prefix: str) -> list[str]:
         """Delete every object whose key starts with ``prefix``; returns their keys."""
 
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        """Keys of the objects whose key starts with ``prefix``, sorted."""
+
     def local_path(self, bucket: str, key: str) -> Path | None:
         """The object's file when the store is a local folder, else ``None``."""
 
@@ -236,6 +239,22 @@ class LocalObjectStore:
             return False
         self._prune(path.parent, self.root / bucket)
         return True
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        base = self.root / check_bucket(bucket)
+        if prefix:
+            check_key(prefix.rstrip("/") or "x")
+        folder = base / prefix if not prefix or prefix.endswith("/") else (base / prefix).parent
+        if not folder.is_dir():
+            return []
+        keys = []
+        # Writes are staged outside the bucket and renamed in, so every file found is a complete object.
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                key = (Path(dirpath) / name).relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
 
     def delete_prefix(self, bucket: str, prefix: str) -> list[str]:
         base = self.root / check_bucket(bucket)
