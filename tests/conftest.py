@@ -24,7 +24,8 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "workers": 4,
     }
     values.update(overrides)
-    return load_settings(environ={}, **values)
+    # Automatic analysis would start the default workflows on test assets a few seconds after they are created.
+    return load_settings(environ={"MIE_AUTO_ANALYZE": "off"}, **values)
 
 
 @pytest.fixture

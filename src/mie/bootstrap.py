@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from mie.config import Settings
+from mie.consumers.notify import Notifications
+from mie.consumers.search import SearchIndexer
 from mie.dataplane.changes import ChangeLog
 from mie.dataplane.service import DataPlane
 from mie.dataplane.signing import UrlSigner
@@ -24,10 +26,14 @@ from mie.engine.executions import Executions
 from mie.engine.processes import WorkerResources
 from mie.engine.scheduler import Scheduler
 from mie.errors import ConfigurationError
+from mie.ingest import JobsComponent
 from mie.library.workflows import DEFAULT_WORKFLOWS, INSTALLED_BY
 from mie.operators.registry import OperatorRegistry
 from mie.storage.objects import LocalObjectStore
+from mie.storage.sql import jobs_tables
 from mie.storage.sql.db import Database
+from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
+from mie.storage.sql.search_store import open_search_store
 from mie.types import Component
 
 if TYPE_CHECKING:
@@ -83,7 +89,17 @@ class Services:
 
 #: Background components, in start order: ``(name, factory)``. A factory gets the wired services and returns the
 #: component, or None when the settings turn it off. Each is reachable as ``services.components[name]``.
-COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = ()
+COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = (
+    (
+        "notifications",
+        lambda s: Notifications.create(s.settings, s.changes, SqlNotificationStore(s.db), SqlOffsetStore(s.db)),
+    ),
+    (
+        "search",
+        lambda s: SearchIndexer.create(s.settings, open_search_store(s.db), s.changes, s.dataplane, s.executions),
+    ),
+    ("jobs", lambda s: JobsComponent.create(s.settings, s.dataplane, s.executions, jobs_tables)),
+)
 
 
 def _lock_data_dir(data_dir: Path) -> IO[str]:

@@ -32,6 +32,8 @@ FAST_ENV = {
     "MIE_RETRY_INTERVAL": "0.01",
     "MIE_WORKERS": "4",
     "MIE_LOG_LEVEL": "info",
+    # No default workflows started on test assets behind the tests' backs (tests/unit/test_media_query.py covers it).
+    "MIE_AUTO_ANALYZE": "off",
 }
 
 STARTUP_TIMEOUT = 30.0

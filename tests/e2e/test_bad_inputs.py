@@ -331,7 +331,7 @@ def test_rerun_on_an_asset_with_an_active_execution_is_409(client: httpx.Client,
 
 
 def test_service_routes_answer_501(client: httpx.Client) -> None:
-    r = client.get("/api/service/transcribe/list_vocabularies")
+    r = client.post("/api/service/transcribe/update_vocabulary", json={})
     assert_error(r, 501, "not available")
 
 

@@ -231,8 +231,9 @@ def test_system_configuration(client: TestClient) -> None:
 
 
 def test_service_routes_answer_501(client: TestClient) -> None:
-    assert "not available" in error(client.get("/api/service/transcribe/list_vocabularies"), 501)
-    assert error(client.post("/api/service/translate/get_terminology", json={}), 501)
+    # MIE service routes this engine does not serve (the others are in test_*_service.py).
+    assert "not available" in error(client.post("/api/service/transcribe/update_vocabulary", json={}), 501)
+    assert error(client.post("/api/service/translate/update_terminology", json={}), 501)
 
 
 def test_only_true_server_errors_are_logged_as_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -271,7 +272,7 @@ def test_only_true_server_errors_are_logged_as_errors(caplog: pytest.LogCaptureF
 
 def test_501_routes_do_not_log_errors(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
-        assert error(client.get("/api/service/transcribe/list_vocabularies"), 501)
+        assert error(client.post("/api/service/transcribe/update_vocabulary", json={}), 501)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 

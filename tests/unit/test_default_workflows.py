@@ -50,3 +50,22 @@ def test_the_shipped_specs_keep_mies_names() -> None:
         "defaultTextStage",
     ]
     assert [s for s, _ in DEFAULT_WORKFLOWS["CasImageWorkflow"]] == ["ValidationStage", "RekognitionStage"]
+
+
+def test_the_shipped_specs_are_stable_when_installed_again() -> None:
+    """A stage shared by two workflows must list the same operators in both, or every start would flip it."""
+    seen: dict[str, list[str]] = {}
+    for spec in DEFAULT_WORKFLOWS.values():
+        for stage, ops in spec:
+            assert seen.setdefault(stage, ops) == ops, f"stage {stage} differs between workflows"
+
+
+def test_installing_every_default_workflow_twice_changes_nothing(services: Services, client: TestClient) -> None:
+    for spec in DEFAULT_WORKFLOWS.values():
+        for _, ops in spec:
+            for name in ops:
+                client.post("/api/workflow/operation", json=operation(name))
+    install_default_workflows(services.catalog, DEFAULT_WORKFLOWS, INSTALLED_BY)
+    stages = client.get("/api/workflow/stage").json()
+    assert install_default_workflows(services.catalog, DEFAULT_WORKFLOWS, INSTALLED_BY) == []
+    assert client.get("/api/workflow/stage").json() == stages

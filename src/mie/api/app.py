@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mie
-from mie.api import dataplane, errors, operators, workflow
+from mie.api import dataplane, errors, jobs, media, notifications, operators, search, transcribe, translate, workflow
 
 if TYPE_CHECKING:
     from mie.bootstrap import Services
@@ -20,7 +20,14 @@ _SLASHES = re.compile(r"/{2,}")
 
 #: Routers of the feature APIs (jobs, media, search, notifications, service routes...), mounted after the core
 #: ones: ``(router, prefix)``.
-ROUTERS: tuple[tuple[APIRouter, str], ...] = ()
+ROUTERS: tuple[tuple[APIRouter, str], ...] = (
+    (transcribe.router, "/api/service/transcribe"),
+    (translate.router, "/api/service/translate"),
+    (notifications.router, "/api/notifications"),
+    (media.router, "/api/media"),
+    (search.router, "/api/search"),
+    (jobs.router, "/api"),
+)
 
 
 class CollapseSlashes:

@@ -257,7 +257,7 @@ def delete_workflow(request: Request, Name: str) -> JSONDict:  # noqa: N803
     return services(request).catalog.delete_workflow(Name)
 
 
-# Services that arrive with the speech issue ---------------------------------------------------------------------
+# MIE service routes not served by a feature router --------------------------------------------------------
 
 
 #: Mounted after every feature router, so that a service route that exists wins over this catch-all.
@@ -269,8 +269,9 @@ fallback = APIRouter(dependencies=[Depends(require_key)])
 @fallback.put("/service/{rest:path}", operation_id="service_put")
 @fallback.delete("/service/{rest:path}", operation_id="service_delete")
 def service_not_yet(rest: str) -> JSONDict:
-    """``/service/transcribe/*`` and ``/service/translate/*`` are not served yet."""
+    """MIE ``/service/*`` routes that no feature router serves (e.g. ``update_vocabulary``): 501, not 404, since
+    MIE has them."""
     raise NotImplementedYetError(
-        f"/service/{rest} (custom vocabularies, terminologies, parallel data) is not available in this version "
-        "of the engine; it arrives with the speech and translation operators"
+        f"/service/{rest} is not available in this version of the engine; see docs/api.md for the service routes "
+        "it serves"
     )

@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 
 import mie
+from mie.cli.notifications import notification_app
 from mie.cli.resources import asset_app, execution_app, operator_app, workflow_app
 from mie.cli.run import run as run_command
+from mie.cli.search import index_app
+from mie.cli.search import search as search_command
 from mie.config import Settings, load_settings
 from mie.errors import MieError
 
@@ -26,10 +29,13 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("run", rich_help_panel="Analyse media")(run_command)
+app.command("search", rich_help_panel="Analyse media")(search_command)
+app.add_typer(index_app, name="index", rich_help_panel="Server")
 app.add_typer(asset_app, name="asset", rich_help_panel="Records")
 app.add_typer(execution_app, name="execution", rich_help_panel="Records")
 app.add_typer(operator_app, name="operator", rich_help_panel="Records")
 app.add_typer(workflow_app, name="workflow", rich_help_panel="Records")
+app.add_typer(notification_app, name="notification", rich_help_panel="Records")
 console = Console()
 err = Console(stderr=True)
 
@@ -114,6 +120,40 @@ def migrate(data_dir: DataDir = None) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     Database(settings.effective_database_url).migrate()
     console.print("database is up to date")
+
+
+@app.command(rich_help_panel="Server")
+def watch(
+    directory: Annotated[Path, typer.Argument(help="the watch folder (inputs/ and jobs/ inside)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run the watch folder and the transcode job workers alone (no HTTP server) until Ctrl-C."""
+    import dataclasses
+    import threading
+
+    from mie.bootstrap import build
+
+    settings = _settings(data_dir=data_dir)
+    extra = {**settings.extra, "watch_dir": str(directory.resolve()), "watch_enabled": "true"}
+    settings = dataclasses.replace(settings, extra=extra)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        services = build(settings)
+    except MieError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    done = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    services.start()
+    console.print(f"mie watching {directory.resolve()}/inputs (data in {settings.data_dir.resolve()})", highlight=False)
+    try:
+        done.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        services.stop()
+    console.print("mie stopped")
 
 
 @app.command("config", rich_help_panel="Server")

@@ -15,11 +15,13 @@ from mie.operators.registry import OperatorRegistry
 from mie.types import JSONDict
 
 BUILTIN_PREFIX = "mie.library."
+#: Packages outside ``mie.library`` that also ship operators (the ``Transcode`` operator of transcode jobs).
+BUILTIN_PREFIXES = (BUILTIN_PREFIX, "mie.jobs.")
 
 
 def is_builtin(definition: OperatorDefinition) -> bool:
     """True for operators shipped with the engine."""
-    return str(getattr(definition.function, "__module__", "")).startswith(BUILTIN_PREFIX)
+    return str(getattr(definition.function, "__module__", "")).startswith(BUILTIN_PREFIXES)
 
 
 def describe(registry: OperatorRegistry, catalog: Catalog) -> JSONDict:

@@ -33,8 +33,10 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
         ("ValidationStage", ["MediainfoImage"]),
         ("RekognitionStage", ["faceDetectionImage", "labelDetectionImage", "textDetectionImage"]),
     ],
+    # Stages are shared by name between workflows, so the audio workflow's transcription stage has its own name
+    # (CasVideoWorkflow's defaultAudioStage runs TranscribeVideo); the text and caption stages are the same.
     "CasAudioWorkflow": [
-        ("defaultAudioStage", ["TranscribeAudio"]),
+        ("defaultAudioOnlyStage", ["TranscribeAudio"]),
         (
             "defaultTextStage",
             ["Translate", "ComprehendKeyPhrases", "ComprehendEntities", "DetectSentiment", "WebCaptions"],

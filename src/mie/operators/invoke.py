@@ -102,7 +102,8 @@ def _invoke_http(url: str, event: JSONDict, timeout: float, *, deadline: float |
     if deadline is not None:
         # Give up a little before the engine's own deadline for the task, so the failure is this one, which names
         # the URL, rather than the engine's generic "ran longer than its time limit".
-        wait = max(0.05, min(timeout, deadline - started - min(1.0, 0.1 * timeout)))
+        # The margin is generous because a loaded machine delays both clocks' reactions.
+        wait = max(0.05, min(timeout, deadline - started - min(1.0, 0.3 * timeout)))
     try:
         response = httpx.post(
             url,

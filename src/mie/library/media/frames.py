@@ -27,6 +27,8 @@ from mie.errors import OperatorError
 
 #: The ``Media`` kind under which ``Thumbnail`` stores the frame archive.
 FRAMES_KIND = "Frames"
+#: The ``Media`` kind under which ``Thumbnail`` stores the audio as 16 kHz mono PCM s16le WAV (what speech models read).
+AUDIO16K_KIND = "Audio16k"
 MANIFEST = "manifest.json"
 #: Default sampling rate (frames per second) and longest side of a sampled frame.
 DEFAULT_FPS = 1.0
@@ -119,7 +121,7 @@ def frame_filter(fps: float, max_side: int) -> str:
     scale = (
         f"scale='if(gt(iw,ih),min({max_side},iw),-2)':'if(gt(iw,ih),-2,min({max_side},ih))'" if max_side > 0 else "null"
     )
-    return f"fps={fps:g}:round=down,{scale}"
+    return f"fps={fps:g}:round=up,{scale}"
 
 
 def collect(out_dir: Path, *, fps: float, source_width: int, source_height: int, duration: float) -> FrameSet:

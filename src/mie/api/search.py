@@ -1,0 +1,81 @@
+"""Full-text search over every insight: ``GET /api/search``; index status and rebuild.
+
+``GET /api/search?q=&media-type=&operator=&limit=&next=`` answers ``{"query", "hits": [...], "next"}``; each hit has
+the asset (``asset_id``, ``name``, ``media_type``), the ``operator`` and ``kind`` of result it came from, a
+``snippet`` with matches in ``<mark>``, and ``start_ms``/``end_ms`` (the spoken or shown moment; ``null`` for
+whole-asset text such as image labels), beside the matching segment's ``segment_start_ms``/``segment_end_ms``.
+Hits are ranked best first; the next page's token is in ``next`` and in the ``X-Next-Token`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from mie.api.deps import page_params, require_key, set_next
+from mie.api.media import indexer
+from mie.consumers.search_query import hit_document, parse_query
+from mie.errors import InvalidError
+from mie.types import JSONDict
+
+router = APIRouter(dependencies=[Depends(require_key)])
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+
+
+@router.get("")
+@router.get("/", include_in_schema=False)
+def search(
+    request: Request,
+    response: Response,
+    *,
+    q: Annotated[str | None, Query(description='words and "phrases" that must all occur; word* is a prefix')] = None,
+    media_type: Annotated[str | None, Query(alias="media-type", description="image, video, audio or text")] = None,
+    operator: Annotated[str | None, Query(description="only results of this operator (e.g. TranscribeVideo)")] = None,
+    limit: Annotated[
+        int | None, Query(description=f"hits per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})")
+    ] = None,
+    token: Annotated[str | None, Query(alias="next", description="the next token of the previous page")] = None,
+) -> JSONDict:
+    """Ranked hits of ``q`` in labels, faces, on-screen text, transcripts, captions, entities, key phrases and
+    file names, with the time range of each."""
+    size, after = page_params(limit, token)
+    size = size or DEFAULT_LIMIT
+    if size > MAX_LIMIT:
+        raise InvalidError(f"limit must be at most {MAX_LIMIT}")
+    try:
+        offset = int(after) if after is not None else 0
+    except ValueError as exc:
+        raise InvalidError("next is not a token this API issued") from exc
+    if offset < 0:
+        raise InvalidError("next is not a token this API issued")
+    query = parse_query(q, media_type=media_type.lower() if media_type else None, operator=operator)
+    hits, more = indexer(request).store.search(query, limit=size, offset=offset)
+    following = str(offset + size) if more else None
+    set_next(request, response, following)
+    encoded = base64.urlsafe_b64encode(following.encode()).decode().rstrip("=") if following else None
+    return {"query": q, "hits": [hit_document(h, query) for h in hits], "next": encoded}
+
+
+@router.get("/status")
+def status(request: Request) -> JSONDict:
+    """How far the indexer has read the change log, and what the indexes hold."""
+    running = indexer(request)
+    stats = asdict(running.stats())
+    stats["head"] = running.changes.last_seq()
+    stats["auto_analyze"] = {
+        "media_types": sorted(running.auto.kinds),
+        "delay_seconds": running.auto.delay,
+        "workflows": dict(running.auto.workflows),
+    }
+    return stats
+
+
+@router.post("/rebuild")
+def rebuild(request: Request) -> JSONDict:
+    """Rebuild the media and full-text indexes from the data plane (every asset and its newest results)."""
+    return asdict(indexer(request).rebuild())

@@ -1,0 +1,162 @@
+"""``mie notification``: webhook and e-mail subscriptions and their delivery log, over the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mie.cli import render
+from mie.cli.client import (
+    ApiError,
+    ApiKeyOption,
+    DataDirOption,
+    JsonOption,
+    UrlOption,
+    connect,
+    err,
+    guarded,
+    out,
+    print_json,
+)
+
+notification_app = typer.Typer(
+    help="Webhooks and e-mail notified of job and workflow execution status changes.", no_args_is_help=True
+)
+
+_STATE_STYLES = {"delivered": "green", "failed": "red", "pending": "yellow"}
+
+
+def _target(sub: dict[str, Any]) -> str:
+    return str(sub.get("Url") or sub.get("Email") or "")
+
+
+@notification_app.command("list")
+@guarded
+def notification_list(
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List subscriptions, oldest first."""
+    with connect(url, api_key, data_dir) as client:
+        items = list(client.pages("/api/notifications"))
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        out.print("no subscriptions: add one with `mie notification add URL` (or --email ADDRESS)")
+        return
+    table = Table("Id", "Kind", "Target", "Events", "Statuses", "Created", header_style="bold")
+    for sub in items:
+        table.add_row(
+            str(sub.get("Id")),
+            str(sub.get("Kind") or ""),
+            escape(_target(sub)),
+            escape(", ".join(sub.get("Events") or [])),
+            escape(", ".join(sub.get("Statuses") or []) or "all"),
+            render.timestamp(sub.get("Created")),
+        )
+    out.print(table)
+
+
+@notification_app.command("add")
+@guarded
+def notification_add(
+    *,
+    webhook: Annotated[str | None, typer.Argument(metavar="[URL]", help="the webhook to POST to")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="send e-mail here instead (needs MIE_SMTP_HOST)")] = None,
+    events: Annotated[
+        list[str] | None,
+        typer.Option("--event", "-e", help="execution and/or job (repeat) \\[default: both; e-mail: job]"),
+    ] = None,
+    statuses: Annotated[
+        list[str] | None,
+        typer.Option("--status", "-s", help="only these statuses, e.g. Complete, Error, COMPLETE (repeat)"),
+    ] = None,
+    secret: Annotated[
+        str | None, typer.Option("--secret", help="HMAC key of the signatures \\[default: generated]")
+    ] = None,
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Subscribe a webhook URL (or an e-mail address with --email); prints the signing secret once."""
+    if (webhook is None) == (email is None):
+        raise typer.BadParameter("give a webhook URL or --email ADDRESS (one of them)", param_hint="URL")
+    body: dict[str, Any] = {"Url": webhook} if webhook is not None else {"Email": email}
+    if events:
+        body["Events"] = events
+    if statuses:
+        body["Statuses"] = statuses
+    if secret is not None:
+        body["Secret"] = secret
+    with connect(url, api_key, data_dir) as client:
+        record = client.post("/api/notifications", body)
+    if as_json:
+        print_json(record)
+        return
+    out.print(f"added subscription {record.get('Id')} for {escape(_target(record))}")
+    if record.get("Secret"):
+        out.print("signing secret (shown only now; verify X-Mie-Signature with it):")
+        out.print(str(record["Secret"]), soft_wrap=True)
+
+
+@notification_app.command("delete")
+@guarded
+def notification_delete(
+    subscription_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="subscriptions to delete")],
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete subscriptions with their delivery logs (pending deliveries are not sent)."""
+    failed = 0
+    with connect(url, api_key, data_dir) as client:
+        for subscription_id in subscription_ids:
+            try:
+                client.delete(f"/api/notifications/{subscription_id}")
+            except ApiError as exc:
+                err.print(f"[red]error:[/red] {escape(exc.message)}")
+                failed += 1
+                continue
+            out.print(f"deleted subscription {subscription_id}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@notification_app.command("deliveries")
+@guarded
+def notification_deliveries(
+    subscription_id: Annotated[str, typer.Argument(metavar="ID", help="the subscription")],
+    as_json: JsonOption = False,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show the delivery log of a subscription: state, attempts, HTTP status and the last error."""
+    with connect(url, api_key, data_dir) as client:
+        items = list(client.pages(f"/api/notifications/{subscription_id}/deliveries"))
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        out.print("nothing delivered yet")
+        return
+    table = Table("Event", "Status", "State", "Attempts", "Code", "Created", "Last error", header_style="bold")
+    for d in items:
+        state = str(d.get("State") or "")
+        table.add_row(
+            str(d.get("Event") or ""),
+            escape(str(d.get("Status") or "")),
+            f"[{_STATE_STYLES.get(state, '')}]{state}[/]" if state in _STATE_STYLES else escape(state),
+            str(d.get("Attempts") or 0),
+            str(d.get("StatusCode") or ""),
+            render.timestamp(d.get("Created")),
+            escape(render.shorten(str(d.get("LastError") or ""), 60)),
+        )
+    out.print(table)

@@ -1,0 +1,1 @@
+"""Change-stream consumers: the search and media indexes, notifications, webhooks."""

@@ -1,0 +1,369 @@
+"""The indexing consumer: follows the change log into the media index and the full-text index, and starts the
+default analysis of media nobody started a workflow on.
+
+**Offset.** The index changes of a batch of events and the offset after them are written in one transaction
+(:meth:`SearchStore.apply`), so a restart resumes exactly after the last applied event: nothing is lost, nothing is
+applied twice. Applying an event again would be harmless anyway (results replace, deletes delete).
+
+**Waking.** The thread sleeps in :meth:`ChangeLog.wait`, which a committed change wakes at once; its timeout
+(``idle_wait``, 0.5 s) only bounds how quickly events of other processes (worker processes, other nodes) are seen
+and how long :meth:`SearchIndexer.stop` takes, and is shortened to the next scheduled analysis.
+
+**Auto-analysis** (``MIE_AUTO_ANALYZE``, default on). When an asset appears, its analysis is scheduled for
+``MIE_AUTO_ANALYZE_DELAY`` seconds (default 5) after its creation. Any workflow execution announced on the asset
+before then (``mie run``, ``POST /api/workflow/execution`` with ``Input.Media``, the watch folder with a workflow)
+cancels it, and when it is due it is skipped if the asset has any execution at all. Otherwise the media type's
+default workflow is started on it (``CasImageWorkflow``, ``CasVideoWorkflow``, ``CasAudioWorkflow``; see
+``MIE_AUTO_ANALYZE_WORKFLOWS``). Starting goes through ``Executions.create``, which refuses a second active
+execution on an asset, so a workflow started at the same moment by a client wins and nothing runs twice.
+The schedule is stored with the offset, so a restart does not forget it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mie.config import Settings
+from mie.consumers.media_index import asset_kind, media_name
+from mie.consumers.search_extract import FILE_NAME_OPERATOR, extract, file_name_segment
+from mie.dataplane.changes import DATAPLANE, WORKFLOW_EXECUTION, ChangeLog
+from mie.dataplane.service import DataPlane
+from mie.engine.executions import Executions
+from mie.errors import ConfigurationError, ConflictError, MieError, NotFoundError
+from mie.storage.search import (
+    MEDIA_KINDS,
+    DropAsset,
+    DropResult,
+    IndexChange,
+    IndexStats,
+    PutAsset,
+    PutResult,
+    Schedule,
+    SearchStore,
+    Unschedule,
+)
+from mie.types import JSONDict
+
+log = logging.getLogger(__name__)
+
+#: The consumer's name in the offsets table.
+CONSUMER = "search"
+#: Offset row that is non-zero while a rebuild has not finished (a restart then rebuilds again).
+REBUILD_MARKER = "search-rebuild"
+DEFAULT_WORKFLOWS = {"image": "CasImageWorkflow", "video": "CasVideoWorkflow", "audio": "CasAudioWorkflow"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class AutoAnalyze:
+    """Which media types are analysed automatically, after how long, with which workflow."""
+
+    kinds: frozenset[str] = frozenset(MEDIA_KINDS)
+    delay: float = 5.0
+    workflows: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_WORKFLOWS))
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, str]) -> AutoAnalyze:
+        """Read ``MIE_AUTO_ANALYZE`` (on/off, or a list like ``image,video``), ``MIE_AUTO_ANALYZE_DELAY``
+        (seconds) and ``MIE_AUTO_ANALYZE_WORKFLOWS`` (``image=Wf1,video=Wf2``) from ``Settings.extra``."""
+        raw = extra.get("auto_analyze", "on").strip().lower()
+        if raw in _TRUE:
+            kinds = frozenset(MEDIA_KINDS)
+        elif raw in _FALSE:
+            kinds = frozenset()
+        else:
+            kinds = frozenset(k.strip() for k in raw.split(",") if k.strip())
+            unknown = kinds - set(MEDIA_KINDS)
+            if unknown:
+                raise ConfigurationError(
+                    f"MIE_AUTO_ANALYZE: {', '.join(sorted(unknown))} is not one of on, off, image, video, audio"
+                )
+        try:
+            delay = float(extra.get("auto_analyze_delay", "5"))
+        except ValueError as exc:
+            raise ConfigurationError("MIE_AUTO_ANALYZE_DELAY must be a number of seconds") from exc
+        if delay < 0:
+            raise ConfigurationError("MIE_AUTO_ANALYZE_DELAY must not be negative")
+        workflows = dict(DEFAULT_WORKFLOWS)
+        for pair in extra.get("auto_analyze_workflows", "").split(","):
+            if not pair.strip():
+                continue
+            kind, sep, name = pair.partition("=")
+            if not sep or kind.strip().lower() not in MEDIA_KINDS or not name.strip():
+                raise ConfigurationError(f"MIE_AUTO_ANALYZE_WORKFLOWS: {pair!r} is not like 'image=CasImageWorkflow'")
+            workflows[kind.strip().lower()] = name.strip()
+        return cls(kinds=kinds, delay=delay, workflows=workflows)
+
+
+class SearchIndexer:
+    """The change-stream consumer behind ``/api/media`` and ``/api/search`` (a :class:`mie.types.Component`)."""
+
+    def __init__(
+        self,
+        store: SearchStore,
+        changes: ChangeLog,
+        dataplane: DataPlane,
+        executions: Executions | None = None,
+        auto: AutoAnalyze | None = None,
+        *,
+        idle_wait: float = 0.5,
+        batch: int = 200,
+    ) -> None:
+        self.store = store
+        self.changes = changes
+        self.dataplane = dataplane
+        self.executions = executions
+        self.auto = auto if auto is not None else AutoAnalyze(kinds=frozenset())
+        self.idle_wait = idle_wait
+        self.batch = batch
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._offset = 0
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        store: SearchStore,
+        changes: ChangeLog,
+        dataplane: DataPlane,
+        executions: Executions | None,
+    ) -> SearchIndexer:
+        """The indexer as the server runs it (auto-analysis configured from ``settings.extra``)."""
+        return cls(store, changes, dataplane, executions, AutoAnalyze.from_extra(settings.extra))
+
+    # Component -------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Resume after the stored offset (finishing an interrupted rebuild first) in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._offset = self.store.offset(CONSUMER)
+        self._thread = threading.Thread(target=self._run, name="mie-search-indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the batch in progress; returns within ``idle_wait`` seconds of it (idempotent)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=self.idle_wait + 10)
+            if thread.is_alive():
+                log.warning("search indexer did not stop in time")
+
+    def _run(self) -> None:
+        if self.store.offset(REBUILD_MARKER):
+            log.warning("an index rebuild was interrupted; rebuilding again")
+            self._guarded(self.rebuild)
+        while not self._stop.is_set():
+            timeout = self.idle_wait
+            due = self.store.next_due() if self.auto.kinds else None
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - time.time()))
+            events = self.changes.wait(self._offset, timeout)
+            if self._stop.is_set():
+                return
+            if not self._guarded(functools.partial(self._apply, events)) or not self._guarded(self.run_due):
+                # A database that fails now may work in a moment: back off rather than spin.
+                self._stop.wait(1.0)
+
+    @staticmethod
+    def _guarded(work: Any) -> bool:
+        try:
+            work()
+        except Exception:
+            log.exception("search indexer: failed; retrying")
+            return False
+        return True
+
+    # Following the change log ----------------------------------------------------------------------------------
+
+    @property
+    def offset(self) -> int:
+        """The last change-log sequence number applied."""
+        return self._offset
+
+    def catch_up(self) -> int:
+        """Apply every event committed so far, now, in this thread; returns the offset."""
+        with self._lock:
+            while True:
+                events = self.changes.read(self._offset, limit=self.batch)
+                if not events:
+                    return self._offset
+                self._apply(events)
+
+    def _apply(self, events: Sequence[JSONDict]) -> None:
+        with self._lock:
+            # A rebuild may have moved the offset on since these were read.
+            events = [e for e in events if int(e["seq"]) > self._offset]
+            if not events:
+                return
+            changes: list[IndexChange] = []
+            for event in events:
+                try:
+                    changes.extend(self._changes_for(event))
+                except MieError as exc:
+                    log.warning("search indexer: skipped event %s: %s", event.get("seq"), exc)
+            offset = int(events[-1]["seq"])
+            self.store.apply(CONSUMER, changes, offset)
+            self._offset = offset
+
+    def _changes_for(self, event: JSONDict) -> list[IndexChange]:
+        asset_id = event.get("AssetId")
+        payload = event.get("payload") or {}
+        if not isinstance(asset_id, str) or not isinstance(payload, dict):
+            return []
+        if event.get("source") == WORKFLOW_EXECUTION:
+            # Someone analyses this asset: the automatic analysis is not needed.
+            return [Unschedule(asset_id)]
+        if event.get("source") != DATAPLANE:
+            return []
+        action, operator = payload.get("Action"), payload.get("Operator")
+        if action == "INSERT":
+            created = _created(payload.get("Created"), event.get("created"))
+            return self._asset_changes(asset_id, payload, created, True)
+        if action == "MODIFY" and isinstance(operator, str):
+            result = self._read_result(asset_id, operator)
+            if result is None:
+                return []
+            found = extract(result)
+            return [PutResult(asset_id, operator, found.segments, found.labels)]
+        if action == "REMOVE":
+            return [DropResult(asset_id, operator)] if isinstance(operator, str) else [DropAsset(asset_id)]
+        return []
+
+    def _asset_changes(self, asset_id: str, asset: Mapping[str, Any], created: float, new: bool) -> list[IndexChange]:
+        key = asset.get("S3Key")
+        name = media_name(key) if isinstance(key, str) else asset_id
+        kind = asset_kind(self.dataplane, asset.get("S3Bucket"), key, asset.get("MediaType"))
+        changes: list[IndexChange] = [
+            PutAsset(asset_id, name, kind, created),
+            PutResult(asset_id, FILE_NAME_OPERATOR, (file_name_segment(name),)),
+        ]
+        if new and kind in self.auto.kinds and self.executions is not None:
+            changes.append(Schedule(asset_id, created + self.auto.delay, kind))
+        return changes
+
+    def _read_result(self, asset_id: str, operator: str) -> list[Any] | None:
+        """Every page of an operator's newest result, through the data plane's metadata API."""
+        try:
+            first = self.dataplane.get_operator_metadata(asset_id, operator)
+            pages = [first.get("results")]
+            cursor = first.get("cursor")
+            while cursor:
+                following = self.dataplane.get_operator_metadata(asset_id, operator, cursor)
+                pages.append(following.get("results"))
+                cursor = following.get("cursor")
+        except NotFoundError:
+            return None  # deleted since: its REMOVE event follows
+        return pages
+
+    # Automatic analysis ----------------------------------------------------------------------------------------
+
+    def run_due(self, now: float | None = None) -> list[str]:
+        """Start the analyses that are due; returns the ids of the executions started."""
+        if not self.auto.kinds or self.executions is None:
+            return []
+        started: list[str] = []
+        with self._lock:
+            for scheduled in self.store.due(time.time() if now is None else now):
+                execution_id = self._analyse(scheduled)
+                if execution_id is not None:
+                    started.append(execution_id)
+                self.store.apply(CONSUMER, [Unschedule(scheduled.asset_id)], None)
+        return started
+
+    def _analyse(self, scheduled: Schedule) -> str | None:
+        assert self.executions is not None
+        asset_id, kind = scheduled.asset_id, scheduled.media_type
+        workflow = self.auto.workflows.get(kind)
+        if workflow is None or kind not in self.auto.kinds:
+            return None
+        try:
+            asset = self.dataplane.get_asset(asset_id)
+            if self.executions.by_asset(asset_id):
+                return None
+            record = self.executions.create(
+                {
+                    "Name": workflow,
+                    "Input": {
+                        "AssetId": asset_id,
+                        "Media": {kind.capitalize(): {"S3Bucket": asset["s3_bucket"], "S3Key": asset["s3_key"]}},
+                    },
+                }
+            )
+        except ConflictError:
+            return None  # a client started one meanwhile
+        except NotFoundError as exc:
+            log.warning("automatic analysis of asset %s skipped: %s", asset_id, exc)
+            return None
+        except MieError as exc:
+            log.warning("automatic analysis of asset %s failed to start: %s", asset_id, exc)
+            return None
+        log.info("started %s on asset %s (%s uploaded without a workflow)", workflow, asset_id, kind)
+        return str(record["Id"])
+
+    # Rebuild ---------------------------------------------------------------------------------------------------
+
+    def rebuild(self) -> IndexStats:
+        """Rebuild both indexes from the data plane's assets and their newest results.
+
+        The offset becomes the change log's head at the start; events committed during the rebuild are applied
+        afterwards (applying them again is harmless). A marker makes a restart finish an interrupted rebuild.
+        """
+        with self._lock:
+            head = self.changes.last_seq()
+            self.store.apply(REBUILD_MARKER, [], head or 1)
+            self.store.reset(CONSUMER, head)
+            self._offset = head
+            ids, _ = self.dataplane.list_assets()
+            pending: list[IndexChange] = []
+            for asset_id in ids:
+                try:
+                    pending.extend(self._asset_snapshot(asset_id))
+                except NotFoundError:
+                    continue  # deleted meanwhile
+                if len(pending) >= self.batch:
+                    self.store.apply(CONSUMER, pending, None)
+                    pending = []
+            self.store.apply(CONSUMER, pending, None)
+            self.store.apply(REBUILD_MARKER, [], 0)
+            return self.store.stats(CONSUMER)
+
+    def _asset_snapshot(self, asset_id: str) -> list[IndexChange]:
+        response = self.dataplane.get_metadata(asset_id)
+        asset = response["results"]
+        changes = self._asset_changes(asset_id, asset, _created(asset.get("Created")), False)
+        results: dict[str, list[Any]] = {}
+        cursor = response.get("cursor")
+        while cursor:
+            page = self.dataplane.get_metadata(asset_id, cursor)
+            results.setdefault(str(page.get("operator")), []).append(page.get("results"))
+            cursor = page.get("cursor")
+        for operator, pages in results.items():
+            found = extract(pages)
+            changes.append(PutResult(asset_id, operator, found.segments, found.labels))
+        return changes
+
+    def stats(self) -> IndexStats:
+        """What the index holds and how far it has read."""
+        return self.store.stats(CONSUMER)
+
+
+def _created(*values: Any) -> float:
+    """The first of ``values`` that reads as an epoch (MIE's ``Created`` is one as a string), else now."""
+    for value in values:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return time.time()

@@ -1,0 +1,88 @@
+"""The ``Transcode`` operator: run a transcode job on a workflow's video.
+
+Configuration: ``JobSettings`` (MediaConvert ``Settings`` or a CreateJob body; empty: the bundled default job) and
+``SettingsName`` (the ``<settings stem>`` of the output paths). Outputs go under the execution's media path
+(``private/assets/<a>/workflows/<w>/Transcode/<settings stem>/...``); the result is the job's
+``outputGroupDetails``. When a job service runs in this process, the job is recorded and shown by ``/api/jobs``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from mie.errors import InvalidError, OperatorCancelledError, OperatorError
+from mie.jobs.defaults import DEFAULT_NAME, default_job
+from mie.jobs.service import active_service
+from mie.jobs.spec import parse_job, rewrite_destinations, set_input, split_request
+from mie.jobs.transcode import JobCancelledError, JobFailedError, Progress, run_job
+from mie.operators.context import OperatorContext
+from mie.operators.definition import operator
+from mie.types import JSONDict
+
+
+class _OperatorSink:
+    def __init__(self, ctx: OperatorContext) -> None:
+        self.ctx = ctx
+
+    def input_information(self, info: object) -> None:
+        return None
+
+    def progress(self, progress: Progress) -> None:
+        self.ctx.runtime.report_progress(float(progress.job_percent), f"{progress.phase} {progress.phase_percent:.0f}%")
+
+    def cancelled(self) -> bool:
+        return self.ctx.cancelled
+
+
+@operator(
+    "Transcode",
+    media_type="Video",
+    asynchronous=True,
+    configuration={"JobSettings": {}, "SettingsName": DEFAULT_NAME},
+    version="1.0.0",
+)
+def transcode(ctx: OperatorContext) -> JSONDict:
+    """Transcode the video with MediaConvert-style job settings (HLS ladder, MP4, thumbnails by default)."""
+    raw = ctx.config("JobSettings") or default_job()
+    name = str(ctx.config("SettingsName") or DEFAULT_NAME)
+    bucket, key = ctx.media_location("Video")
+    location = ctx.dataplane.media_path(ctx.asset_id, ctx.workflow_execution_id)
+    try:
+        request, settings = split_request(raw)
+        settings = set_input(settings, f"s3://{bucket}/{key}")
+        prefix = f"{location['S3Key']}{ctx.name}"
+        settings = rewrite_destinations(settings, location["S3Bucket"], prefix, name)
+        spec = parse_job(settings, status_update_interval=request.get("StatusUpdateInterval"))
+    except InvalidError as exc:
+        raise OperatorError(f"Transcode: {exc.message}") from exc
+    meta = {"assetID": ctx.asset_id, "workflowExecutionId": ctx.workflow_execution_id, "settings": name}
+    service = active_service(ctx.dataplane.db.url)
+    if service is not None:
+        doc = service.run_inline(
+            {**request, "Settings": settings},
+            user_metadata=meta,
+            asset_id=ctx.asset_id or None,
+            cancelled=lambda: ctx.cancelled,
+            on_progress=_OperatorSink(ctx).progress,
+        )
+        if doc.get("status") == "CANCELED":
+            raise OperatorCancelledError("Transcode: the execution was cancelled")
+        if doc.get("status") != "COMPLETE":
+            raise OperatorError(f"Transcode: job {doc.get('id')} failed: {doc.get('errorMessage')}")
+        details = doc.get("outputGroupDetails") or []
+        job_id = doc.get("id")
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="transcode-", dir=ctx.scratch))
+        try:
+            details = run_job(spec, objects=ctx.dataplane.objects, scratch=scratch, sink=_OperatorSink(ctx))
+        except JobCancelledError as exc:
+            raise OperatorCancelledError("Transcode: the execution was cancelled") from exc
+        except JobFailedError as exc:
+            raise OperatorError(f"Transcode: {exc.message} (error {exc.code})") from exc
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        job_id = None
+    ctx.save_results({"jobId": job_id, "settings": name, "outputGroupDetails": details})
+    return {"TranscodeJobId": job_id, "OutputGroupDetails": details}

