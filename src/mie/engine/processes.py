@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -55,8 +56,17 @@ def definition_ref(definition: OperatorDefinition) -> str | None:
     return f"{module}:{name}"
 
 
+#: Numeric libraries' thread pools, capped in worker processes (unless the environment sets them).
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
 def _child_main(conn: Connection, factory: ResourceFactory) -> None:
     """Worker process: build resources once, then run calls until told to stop."""
+    # There are as many worker processes as CPUs, running operators side by side: one compute thread each. Pools
+    # sized to every core in every process would oversubscribe the CPUs several times over and spin against each
+    # other (measured: a video stage three times slower). Set before any numeric library is imported.
+    for variable in _THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
     resources = factory()
     try:
         while True:

@@ -39,6 +39,7 @@ def _load() -> tuple[Any, Any, Any]:
     try:
         numpy = importlib.import_module("numpy")
         scenedetect = importlib.import_module("scenedetect")
+        importlib.import_module("cv2").setNumThreads(1)  # one compute thread per operator running side by side
     except ImportError as exc:
         raise OperatorError(f"shot detection needs PySceneDetect: {INSTALL} ({exc})") from exc
     return numpy, scenedetect.ContentDetector, scenedetect.FrameTimecode

@@ -55,6 +55,7 @@ def _load_cascades() -> dict[str, Any]:
         raise OperatorError(
             "faceDetection needs OpenCV 4 (OpenCV 5 dropped the Haar cascades): pip install 'opencv-python-headless<5'"
         )
+    cv2.setNumThreads(1)  # operators run side by side, one per CPU: no extra pool competing with them
     cascades = {}
     for key, filename in (
         ("alt2", "haarcascade_frontalface_alt2.xml"),

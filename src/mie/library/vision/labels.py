@@ -65,6 +65,8 @@ def _load_model() -> Any:
         model = architecture.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path, num_classes=1000)
     model.eval()
     torch.set_grad_enabled(False)
+    # One compute thread: a 224 px image gains little from more, and operators run side by side, one per CPU.
+    torch.set_num_threads(1)
     return model
 
 
