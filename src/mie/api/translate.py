@@ -21,7 +21,6 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -43,11 +42,9 @@ PREFIXES: dict[str, str] = {
     "parallel-data": "service/translate/parallel-data/",
 }
 _LABEL = {"terminology": "terminology", "parallel-data": "parallel data"}
-_INDEX = "_index.json"
 # AWS Translate's resource-name rule; it also keeps names safe as object keys.
 _NAME = re.compile(r"^([A-Za-z0-9-]_?)+$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$")
-_index_lock = threading.Lock()
 
 #: ISO 639-3 (Apertium's mode names) to 639-1; must match ``mie.library.translate.apertium.ISO_639_3_TO_1``
 #: (a test checks): the API layer may not import the operator library.
@@ -192,41 +189,22 @@ class Store:
         """Store the original file, then the document that makes the resource visible."""
         self.objects.put_bytes(self.bucket, str(doc["DataKey"]), data.encode())
         self.objects.put_bytes(self.bucket, self.key(kind, name), json.dumps(doc, ensure_ascii=False).encode())
-        self._index(kind, add=name)
 
     def delete(self, kind: Kind, name: str) -> None:
         """Remove the resource; 404 when there is none."""
         doc = self.get(kind, name)
         self.objects.delete(self.bucket, self.key(kind, name))
         self.objects.delete(self.bucket, str(doc["DataKey"]))
-        self._index(kind, remove=name)
 
     def names(self, kind: Kind) -> list[str]:
-        """Every stored name: the folder when the store is local, else the index kept beside the objects."""
-        probe = self.objects.local_path(self.bucket, self.key(kind, "probe"))
-        if probe is not None:
-            folder = probe.parent
-            found = [p.stem for p in folder.glob("*.json") if not p.name.startswith("_")] if folder.is_dir() else []
-            return sorted(found)
-        return sorted(name for name in self._read_index(kind) if self.exists(kind, name))
-
-    def _read_index(self, kind: Kind) -> list[str]:
-        try:
-            names = json.loads(self.objects.get_bytes(self.bucket, PREFIXES[kind] + _INDEX))
-        except (MieError, ValueError):
-            return []
-        return [str(n) for n in names] if isinstance(names, list) else []
-
-    def _index(self, kind: Kind, *, add: str | None = None, remove: str | None = None) -> None:
-        # Object stores cannot list a prefix through the ObjectStore interface, so an index is kept for stores that
-        # are not local folders (where names() lists the folder itself).
-        with _index_lock:
-            names = set(self._read_index(kind))
-            if add is not None:
-                names.add(add)
-            if remove is not None:
-                names.discard(remove)
-            self.objects.put_bytes(self.bucket, PREFIXES[kind] + _INDEX, json.dumps(sorted(names)).encode())
+        """Every stored name (one ``<Name>.json`` record per resource directly under the kind's prefix)."""
+        prefix = PREFIXES[kind]
+        names = []
+        for key in self.objects.list_keys(self.bucket, prefix):
+            rest = key[len(prefix) :]
+            if "/" not in rest and rest.endswith(".json") and not rest.startswith("_"):
+                names.append(rest[: -len(".json")])
+        return sorted(names)
 
     def location(self, request: Request, doc: JSONDict) -> JSONDict:
         """A signed URL serving the original file (AWS: a presigned S3 URL)."""

@@ -15,7 +15,6 @@ match uses the stored target sentence), stored through ``/api/service/translate/
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -252,21 +251,17 @@ def _translate_webcaptions(ctx: OperatorContext) -> JSONDict:
     return {"AssetId": ctx.asset_id, "WorkflowExecutionId": ctx.workflow_execution_id}
 
 
-# The SDK's decorator accepts only media types; MIE declares TranslateWebCaptions MetadataOnly (it runs whatever
-# media the execution has), which the engine supports, so the definition is adjusted after declaration.
-translate_webcaptions: OperatorDefinition = dataclasses.replace(
-    operator(
-        "TranslateWebCaptions",
-        media_type="Text",
-        configuration={
-            "SourceLanguageCode": "en",
-            "TargetLanguageCodes": ["es"],
-            "TerminologyNames": [],
-            "ParallelDataNames": [],
-        },
-        description="Translate WebCaptions offline with Apertium into each target language, keeping the timings.",
-    )(_translate_webcaptions),
+# MIE declares TranslateWebCaptions MetadataOnly: it reads earlier results, whatever media the execution has.
+translate_webcaptions: OperatorDefinition = operator(
+    "TranslateWebCaptions",
     media_type=METADATA_ONLY,
-)
+    configuration={
+        "SourceLanguageCode": "en",
+        "TargetLanguageCodes": ["es"],
+        "TerminologyNames": [],
+        "ParallelDataNames": [],
+    },
+    description="Translate WebCaptions offline with Apertium into each target language, keeping the timings.",
+)(_translate_webcaptions)
 
 ALL: tuple[OperatorDefinition, ...] = (translate, translate_webcaptions)
