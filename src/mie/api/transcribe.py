@@ -4,7 +4,7 @@ A vocabulary is a table in Amazon Transcribe's format, uploaded to the object st
 (or given inline as ``phrases``, Transcribe's list form). It is validated (a bad table is a 400 naming the line),
 then stored as one JSON object in the data-plane bucket, where the ``Transcribe*`` operators read it
 (``VocabularyName``; layout in ``mie.library.speech.vocabulary``). No database tables: the objects are the records,
-plus one index object for listing.
+listed by their keys.
 
 Bodies and answers are MIE's (boto3 response shapes with ISO times); differences: vocabularies are ``READY`` at once,
 an unknown name is a 404 and a taken one a 409 (MIE turned Transcribe's errors into 500s).
@@ -31,7 +31,6 @@ Body = Annotated[Any, Depends(json_body)]
 
 #: Key layout shared with ``mie.library.speech.vocabulary`` (the API may not import the library).
 PREFIX = "service/transcribe/vocabularies/"
-INDEX_KEY = "service/transcribe/vocabularies.json"
 COLUMNS = ("Phrase", "IPA", "SoundsLike", "DisplayAs")
 MAX_FILE_BYTES = 1_000_000
 _NAME = re.compile(r"^[0-9A-Za-z._-]{1,200}$")
@@ -159,16 +158,20 @@ def _write(request: Request, key: str, data: bytes) -> None:
 
 
 def _index(request: Request) -> dict[str, JSONDict]:
-    try:
-        listed = _read_json(request, INDEX_KEY).get("Vocabularies", [])
-    except NotFoundError:
-        return {}
-    return {str(item["VocabularyName"]): item for item in listed if isinstance(item, dict)}
-
-
-def _save_index(request: Request, index: dict[str, JSONDict]) -> None:
-    listed = [index[name] for name in sorted(index)]
-    _write(request, INDEX_KEY, json.dumps({"Vocabularies": listed}).encode())
+    """Every vocabulary's summary, by name: one ``<Name>.json`` record per vocabulary under the prefix."""
+    dataplane = services(request).dataplane
+    found: dict[str, JSONDict] = {}
+    for key in dataplane.objects.list_keys(dataplane.bucket, PREFIX):
+        rest = key[len(PREFIX) :]
+        if "/" in rest or not rest.endswith(".json") or rest.startswith("_"):
+            continue
+        try:
+            record = _read_json(request, key)
+        except (NotFoundError, ValueError):  # deleted meanwhile, or not one of ours
+            continue
+        if isinstance(record, dict) and "VocabularyName" in record:
+            found[str(record["VocabularyName"])] = _summary(record)
+    return found
 
 
 def _record(request: Request, name: str) -> JSONDict:
@@ -228,8 +231,6 @@ def create_vocabulary(request: Request, body: Body) -> JSONDict:
             raise ConflictError(f"The requested vocabulary name {name!r} already exists")
         _write(request, f"{PREFIX}{name}.tsv", to_table(entries).encode())
         _write(request, f"{PREFIX}{name}.json", json.dumps(record, ensure_ascii=False).encode())
-        index[name] = _summary(record)
-        _save_index(request, index)
     return _summary(record)
 
 
@@ -268,8 +269,6 @@ def delete_vocabulary(request: Request, body: Body) -> JSONDict:
         dataplane.objects.delete(dataplane.bucket, f"{PREFIX}{name}.tsv")
         if name not in index and not existed:
             raise NotFoundError(f"The requested vocabulary {name!r} couldn't be found")
-        index.pop(name, None)
-        _save_index(request, index)
     return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
