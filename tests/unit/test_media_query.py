@@ -452,6 +452,40 @@ def test_an_upload_without_a_workflow_is_analysed_automatically(tmp_path: Path) 
         svc.stop()
 
 
+def test_a_file_uploaded_into_the_media_prefix_is_analysed_and_others_stay_objects(tmp_path: Path) -> None:
+    svc = _auto_services(
+        tmp_path, auto_analyze="on", auto_analyze_delay="0.2", auto_analyze_workflows="image=MqAutoImage"
+    )
+    try:
+        with TestClient(svc.app(), headers={"x-api-key": API_KEY}) as client:
+            _setup_workflow(client)
+            # The media-query sample's flow: put a file into the media bucket, nothing else.
+            upload(client, "media/Tall Photo.png", png_bytes(16, 40))  # type: ignore[arg-type]
+            deadline = time.monotonic() + 20
+            while not media(client, startswith="Tall") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (item,) = media(client, startswith="Tall")
+            assert item["name"] == "Tall Photo.png"
+            assert item["type"] == "image"
+            while not _executions(client, item["asset_id"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (execution,) = _executions(client, item["asset_id"])
+            done = wait_for(client, execution["Id"], {"Complete", "Error"})
+            assert done["Status"] == "Complete", done.get("Message")
+            deadline = time.monotonic() + 10
+            while media(client, startswith="Tall")[0]["labels"] != ["Tall", "16x40"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert media(client, startswith="Tall")[0]["labels"] == ["Tall", "16x40"]
+            # MIE clients upload elsewhere, then name the object in their own execution: it stays theirs.
+            upload(client, "upload/clip.png", png_bytes(8, 8))  # type: ignore[arg-type]
+            time.sleep(0.5)
+            assert media(client, startswith="clip") == []
+            body = {"Input": {"S3Bucket": "dataplane", "S3Key": "upload/clip.png"}}
+            assert client.post("/api/dataplane/create", json=body).status_code == 200
+    finally:
+        svc.stop()
+
+
 def test_an_upload_started_with_a_workflow_is_not_analysed_twice(tmp_path: Path) -> None:
     svc = _auto_services(tmp_path, auto_analyze_delay="0.1", auto_analyze_workflows="image=MqAutoImage")
     try:

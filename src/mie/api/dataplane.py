@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import re
 from collections.abc import Iterator
@@ -13,8 +14,11 @@ from starlette.datastructures import UploadFile
 
 import mie
 from mie.api.deps import json_body, page_params, require_key, services, set_next
-from mie.errors import InvalidError, RangeNotSatisfiableError, TooLargeError
+from mie.consumers.search import AutoAnalyze
+from mie.errors import InvalidError, MieError, RangeNotSatisfiableError, TooLargeError
 from mie.types import JSONDict
+
+log = logging.getLogger(__name__)
 
 public = APIRouter()
 router = APIRouter(dependencies=[Depends(require_key)])
@@ -199,6 +203,12 @@ async def upload_object(request: Request) -> Response:
         svc.dataplane.objects.put_stream(bucket, key, upload.file, max_bytes=int(max_bytes))
     finally:
         await form.close()
+    if AutoAnalyze.from_extra(svc.settings.extra).takes_upload(key):
+        # Uploaded into the media prefix: it becomes an asset now, which the indexer analyses and indexes.
+        try:
+            svc.dataplane.create_asset(bucket, key)
+        except MieError as exc:  # the upload itself succeeded; say why it will not be analysed
+            log.warning("uploaded s3://%s/%s is not analysed: %s", bucket, key, exc)
     return Response(status_code=204)
 
 

@@ -68,6 +68,9 @@ class AutoAnalyze:
     kinds: frozenset[str] = frozenset(MEDIA_KINDS)
     delay: float = 5.0
     workflows: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_WORKFLOWS))
+    #: Objects uploaded (``/dataplane/upload``) under this key prefix become assets at once, and so are analysed:
+    #: the media-query sample's "drop a file into the media bucket". Empty: uploads stay plain objects.
+    upload_prefix: str = "media/"
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, str]) -> AutoAnalyze:
@@ -99,7 +102,12 @@ class AutoAnalyze:
             if not sep or kind.strip().lower() not in MEDIA_KINDS or not name.strip():
                 raise ConfigurationError(f"MIE_AUTO_ANALYZE_WORKFLOWS: {pair!r} is not like 'image=CasImageWorkflow'")
             workflows[kind.strip().lower()] = name.strip()
-        return cls(kinds=kinds, delay=delay, workflows=workflows)
+        prefix = extra.get("auto_analyze_upload_prefix", "media/").strip().lstrip("/")
+        return cls(kinds=kinds, delay=delay, workflows=workflows, upload_prefix=prefix)
+
+    def takes_upload(self, key: str) -> bool:
+        """Whether an object uploaded under ``key`` becomes an asset to analyse."""
+        return bool(self.kinds) and bool(self.upload_prefix) and key.startswith(self.upload_prefix)
 
 
 class SearchIndexer:
