@@ -124,16 +124,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--images", type=int, default=20, help="photos in the image batch (0: skip it)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="measure a cold server (by default a 10 s clip runs first, so worker processes and models are loaded, "
+        "as in a server that has analysed anything before)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None:
         raise SystemExit("needs ffmpeg and espeak-ng (scripts/setup.sh installs them)")
     root = Path(tempfile.mkdtemp(prefix="mie-bench-video-"))
     clip = make_clip(root, args.seconds, args.size)
+    (root / "warm").mkdir()
+    warm_clip = None if args.no_warmup else make_clip(root / "warm", 10, args.size)
     duration = float(args.seconds)
     proc, url = start_server(root / "data")
     results: dict[str, Any] = {"media_seconds": duration, "size": args.size, "cpus": os.cpu_count()}
     try:
         client = httpx.Client(base_url=url, headers={"x-api-key": "bench"}, timeout=30)
+        if warm_clip is not None:
+            began = time.monotonic()
+            (warm_id,) = execution_ids(run_cli(url, str(warm_clip)))
+            follow(client, warm_id)
+            results["cold_10s_clip_seconds"] = round(time.monotonic() - began, 1)
+            print(f"warm-up: a 10 s clip on a cold server took {results['cold_10s_clip_seconds']} s")
         began = time.monotonic()
         (execution_id,) = execution_ids(run_cli(url, str(clip)))
         record, spans = follow(client, execution_id)

@@ -113,6 +113,16 @@ def _detect(
     ]
 
 
+def _detect_around(cascade: Any, gray: Any, rect: Rect, min_side: int) -> list[tuple[Rect, float]]:
+    """``_detect`` in the neighbourhood of ``rect`` (half its size on every side), in whole-image coordinates."""
+    x, y, w, h = rect
+    rows, cols = gray.shape[:2]
+    left, top = max(0, int(x - w / 2)), max(0, int(y - h / 2))
+    right, bottom = min(cols, int(x + 1.5 * w) + 1), min(rows, int(y + 1.5 * h) + 1)
+    found = _detect(cascade, gray[top:bottom, left:right], 3, min_side)
+    return [((fx + left, fy + top, fw, fh), weight) for (fx, fy, fw, fh), weight in found]
+
+
 def _eyes(cascades: dict[str, Any], gray: Any, face: Rect) -> list[tuple[float, float]]:
     """Eye centres (pixels) found in the upper part of a face, at most two, left to right."""
     x, y, w, h = (round(v) for v in face)
@@ -155,9 +165,10 @@ def _detect_faces(cv2: Any, cascades: dict[str, Any], image: Image.Image) -> lis
     gray = cv2.equalizeHist(cv2.cvtColor(numpy.asarray(image), cv2.COLOR_RGB2GRAY))
     min_side = max(24, min(width, height) // 40)
     faces: list[tuple[Rect, float]] = []
-    # Frontal: kept only where both cascades found the face; the box is the mean of the two.
-    default = _detect(cascades["default"], gray, 3, min_side)
+    # Frontal: kept only where both cascades found the face; the box is the mean of the two. The second cascade
+    # only confirms, so it runs around each candidate rather than over the whole picture (most frames have none).
     for rect, _ in _detect(cascades["alt2"], gray, 3, min_side):
+        default = _detect_around(cascades["default"], gray, rect, min_side)
         matches = [(_iou(rect, other), other, weight) for other, weight in default]
         overlap, other, weight = max(matches, default=(0.0, rect, 0.0))
         if overlap >= AGREE_IOU and all(_iou(other, taken) < 0.3 for taken, _ in faces):
