@@ -174,7 +174,9 @@ class ProcessWorkers:
         try:
             worker.conn.send((replace(run), ref))
             outcome = worker.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+        except Exception:
+            # The process died (EOFError, OSError), or abandon() closed the pipe under this very recv, which
+            # multiprocessing reports as whatever the half-closed handle raises (TypeError, ValueError, OSError).
             outcome = None
         with self._lock:
             mine = self._busy.pop((run.task_id, run.token), None) is worker
