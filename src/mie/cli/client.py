@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -352,6 +352,24 @@ def _json_or_text(response: httpx.Response) -> Any:
 def connect(url: str | None, api_key: str | None, data_dir: Path | None) -> MieClient:
     """The client for the options of a command."""
     return MieClient(resolve(url, api_key, data_dir))
+
+
+T = TypeVar("T")
+
+
+def for_each(items: Iterable[T], call: Callable[[T], R], report: Callable[[T, R], None]) -> int:
+    """Call ``call`` on every item and ``report`` its answer; an API error is printed and counted, and the other
+    items still go ahead. Returns how many failed (commands then exit 1)."""
+    failed = 0
+    for item in items:
+        try:
+            result = call(item)
+        except ApiError as exc:
+            err.print(f"[red]error:[/red] {escape(exc.message)}")
+            failed += 1
+            continue
+        report(item, result)
+    return failed
 
 
 def print_json(value: Any) -> None:

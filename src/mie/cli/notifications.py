@@ -10,13 +10,12 @@ from rich.table import Table
 
 from mie.cli import render
 from mie.cli.client import (
-    ApiError,
     ApiKeyOption,
     DataDirOption,
     JsonOption,
     UrlOption,
     connect,
-    err,
+    for_each,
     guarded,
     out,
     print_json,
@@ -115,16 +114,12 @@ def notification_delete(
     data_dir: DataDirOption = None,
 ) -> None:
     """Delete subscriptions with their delivery logs (pending deliveries are not sent)."""
-    failed = 0
     with connect(url, api_key, data_dir) as client:
-        for subscription_id in subscription_ids:
-            try:
-                client.delete(f"/api/notifications/{subscription_id}")
-            except ApiError as exc:
-                err.print(f"[red]error:[/red] {escape(exc.message)}")
-                failed += 1
-                continue
-            out.print(f"deleted subscription {subscription_id}")
+        failed = for_each(
+            subscription_ids,
+            lambda sid: client.delete(f"/api/notifications/{sid}"),
+            lambda sid, _: out.print(f"deleted subscription {sid}"),
+        )
     if failed:
         raise typer.Exit(1)
 

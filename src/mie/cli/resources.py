@@ -20,7 +20,7 @@ from mie.cli.client import (
     MieClient,
     UrlOption,
     connect,
-    err,
+    for_each,
     guarded,
     out,
     print_json,
@@ -168,16 +168,12 @@ def asset_delete(
         what = asset_ids[0] if len(asset_ids) == 1 else f"{len(asset_ids)} assets"
         if not typer.confirm(f"Delete {what} with all results and media?"):
             raise typer.Exit(1)
-    failed = 0
     with connect(url, api_key, data_dir) as client:
-        for asset_id in asset_ids:
-            try:
-                client.delete(f"/api/dataplane/metadata/{asset_id}")
-            except ApiError as exc:
-                err.print(f"[red]error:[/red] {escape(exc.message)}")
-                failed += 1
-                continue
-            out.print(f"deleted asset {asset_id}")
+        failed = for_each(
+            asset_ids,
+            lambda aid: client.delete(f"/api/dataplane/metadata/{aid}"),
+            lambda aid, _: out.print(f"deleted asset {aid}"),
+        )
     if failed:
         raise typer.Exit(1)
 
@@ -307,19 +303,15 @@ def execution_cancel(
 ) -> None:
     """Cancel queued, running or waiting executions (they end Error, "Cancelled by request")."""
     records: list[Any] = []
-    failed = 0
+
+    def cancelled(execution_id: str, record: Any) -> None:
+        records.append(record)
+        if not as_json:
+            message = record.get("Message") or ""
+            out.print(f"cancelled execution {execution_id}: {record.get('Status')} ({escape(message)})")
+
     with connect(url, api_key, data_dir) as client:
-        for execution_id in execution_ids:
-            try:
-                record = client.post(f"/api/workflow/execution/{execution_id}/cancel")
-            except ApiError as exc:
-                err.print(f"[red]error:[/red] {escape(exc.message)}")
-                failed += 1
-                continue
-            records.append(record)
-            if not as_json:
-                message = record.get("Message") or ""
-                out.print(f"cancelled execution {execution_id}: {record.get('Status')} ({escape(message)})")
+        failed = for_each(execution_ids, lambda eid: client.post(f"/api/workflow/execution/{eid}/cancel"), cancelled)
     if as_json:
         print_json(records)
     if failed:
@@ -388,23 +380,19 @@ def operator_register(
     if bool(names) == all_:
         raise typer.BadParameter("name the operators to register, or pass --all (not both)", param_hint="NAME...")
     records: list[Any] = []
-    failed = 0
     with connect(url, api_key, data_dir) as client:
         if all_:
             names = [str(op.get("Name")) for op in client.get("/api/operators").get("Operators") or []]
             if not names:
                 out.print("no native operators were discovered: nothing to register")
                 return
-        for name in names or []:
-            try:
-                record = client.post(f"/api/operators/{name}/register")
-            except ApiError as exc:
-                err.print(f"[red]error:[/red] {escape(exc.message)}")
-                failed += 1
-                continue
+
+        def registered(name: str, record: Any) -> None:
             records.append(record)
             if not as_json:
                 out.print(f"registered operation {escape(name)} (version {escape(str(record.get('Version')))})")
+
+        failed = for_each(names or [], lambda name: client.post(f"/api/operators/{name}/register"), registered)
     if as_json:
         print_json(records)
     if failed:
