@@ -17,12 +17,11 @@ read it unchanged. Past ``PageSize`` entities the result is stored as pages of t
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from mie.library.text import models
-from mie.library.text.source import DEFAULT_CHUNK, DEFAULT_PAGE, ItemSpool, english_only, find_text, positive_int
+from mie.library.text.source import DEFAULT_CHUNK, DEFAULT_PAGE, comprehend_items
 from mie.operators import OperatorContext, operator
 from mie.types import JSONDict
 
@@ -66,31 +65,13 @@ _NEGLIGIBLE = 1e-6
 )
 def comprehend_entities(ctx: OperatorContext) -> None:
     """Find named entities in the transcript (``Input.Media.Text`` or ``TextTranscriptUri``)."""
-    language = english_only(ctx)
-    chunk_size = positive_int(ctx, "ChunkCharacters", DEFAULT_CHUNK)
-    page_size = positive_int(ctx, "PageSize", DEFAULT_PAGE)
-    source = find_text(ctx)
-    name = source.name if source is not None else "transcript.txt"
 
-    def wrap(batch: list[JSONDict]) -> JSONDict:
-        line = json.dumps({"Entities": batch, "File": name}, ensure_ascii=False)
-        return {"LanguageCode": language, "Results": [line]}
+    def analyse(chunk: str) -> list[JSONDict]:
+        nlp, lock = models.entity_pipeline()  # loaded once per process, and only when there is text
+        with lock:
+            return scored_entities(nlp, chunk)
 
-    with ItemSpool(ctx, "entities") as spool:
-        if source is not None:
-            nlp, lock = models.entity_pipeline()
-            for offset, chunk in source.chunks(chunk_size):
-                ctx.check_cancelled()
-                if not chunk.strip():
-                    continue
-                with lock:
-                    found = scored_entities(nlp, chunk)
-                for entity in found:
-                    entity["BeginOffset"] += offset
-                    entity["EndOffset"] += offset
-                    spool.add(entity)
-                ctx.progress(None, f"{spool.count} entities")
-        spool.store(ctx, RESULT_NAME, page_size, wrap)
+    comprehend_items(ctx, list_key="Entities", result_name=RESULT_NAME, what="entities", analyse=analyse)
 
 
 def scored_entities(nlp: Any, text: str) -> list[JSONDict]:

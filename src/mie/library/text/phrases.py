@@ -18,13 +18,12 @@ The result is stored as MIE's Comprehend monitor stores it: under ``key_phrases`
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from typing import Any
 
 from mie.library.text import models
-from mie.library.text.source import DEFAULT_CHUNK, DEFAULT_PAGE, ItemSpool, english_only, find_text, positive_int
+from mie.library.text.source import DEFAULT_CHUNK, DEFAULT_PAGE, comprehend_items
 from mie.operators import OperatorContext, operator
 from mie.types import JSONDict
 
@@ -45,32 +44,15 @@ _LEADING_POS = {"DET", "PRON", "PUNCT", "SPACE"}
 )
 def comprehend_key_phrases(ctx: OperatorContext) -> None:
     """Find the key phrases of the transcript (``Input.Media.Text`` or ``TextTranscriptUri``)."""
-    language = english_only(ctx)
-    chunk_size = positive_int(ctx, "ChunkCharacters", DEFAULT_CHUNK)
-    page_size = positive_int(ctx, "PageSize", DEFAULT_PAGE)
-    source = find_text(ctx)
-    name = source.name if source is not None else "transcript.txt"
 
-    def wrap(batch: list[JSONDict]) -> JSONDict:
-        line = json.dumps({"KeyPhrases": batch, "File": name}, ensure_ascii=False)
-        return {"LanguageCode": language, "Results": [line]}
+    def analyse(chunk: str) -> list[JSONDict]:
+        nlp, lock = models.phrase_pipeline()  # loaded once per process, and only when there is text
+        yake, _ = models.yake_module()
+        with lock:
+            doc = nlp(chunk)
+        return key_phrases(doc, yake_scores(yake, chunk))
 
-    with ItemSpool(ctx, "key_phrases") as spool:
-        if source is not None:
-            nlp, lock = models.phrase_pipeline()
-            yake, _ = models.yake_module()
-            for offset, chunk in source.chunks(chunk_size):
-                ctx.check_cancelled()
-                if not chunk.strip():
-                    continue
-                with lock:
-                    doc = nlp(chunk)
-                for phrase in key_phrases(doc, yake_scores(yake, chunk)):
-                    phrase["BeginOffset"] += offset
-                    phrase["EndOffset"] += offset
-                    spool.add(phrase)
-                ctx.progress(None, f"{spool.count} key phrases")
-        spool.store(ctx, RESULT_NAME, page_size, wrap)
+    comprehend_items(ctx, list_key="KeyPhrases", result_name=RESULT_NAME, what="key phrases", analyse=analyse)
 
 
 def yake_scores(yake: Any, text: str) -> dict[str, float]:

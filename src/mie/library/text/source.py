@@ -288,3 +288,38 @@ class ItemSpool:
                 ctx.check_cancelled()
                 pages.add(wrap(batch))
             return pages.count
+
+
+def comprehend_items(
+    ctx: OperatorContext,
+    *,
+    list_key: str,
+    result_name: str,
+    what: str,
+    analyse: Callable[[str], list[JSONDict]],
+) -> None:
+    """Shared body of the Comprehend-shaped operators: read the transcript in chunks, call ``analyse`` on each (items
+    with offsets relative to the chunk), shift the offsets, spool the items and store them under ``result_name`` as
+    MIE's ``{"LanguageCode", "Results": ["{<list_key>: [...], "File"}"]}`` (paged past ``PageSize``)."""
+    language = english_only(ctx)
+    chunk_size = positive_int(ctx, "ChunkCharacters", DEFAULT_CHUNK)
+    page_size = positive_int(ctx, "PageSize", DEFAULT_PAGE)
+    source = find_text(ctx)
+    name = source.name if source is not None else "transcript.txt"
+
+    def wrap(batch: list[JSONDict]) -> JSONDict:
+        line = json.dumps({list_key: batch, "File": name}, ensure_ascii=False)
+        return {"LanguageCode": language, "Results": [line]}
+
+    with ItemSpool(ctx, result_name) as spool:
+        if source is not None:
+            for offset, chunk in source.chunks(chunk_size):
+                ctx.check_cancelled()
+                if not chunk.strip():
+                    continue
+                for item in analyse(chunk):
+                    item["BeginOffset"] += offset
+                    item["EndOffset"] += offset
+                    spool.add(item)
+                ctx.progress(None, f"{spool.count} {what}")
+        spool.store(ctx, result_name, page_size, wrap)
