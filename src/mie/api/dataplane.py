@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 import mie
 from mie.api.deps import json_body, page_params, require_key, services, set_next
-from mie.consumers.search import AutoAnalyze
+from mie.consumers.search import SearchIndexer
 from mie.errors import InvalidError, MieError, RangeNotSatisfiableError, TooLargeError
 from mie.types import JSONDict
 
@@ -203,7 +203,9 @@ async def upload_object(request: Request) -> Response:
         svc.dataplane.objects.put_stream(bucket, key, upload.file, max_bytes=int(max_bytes))
     finally:
         await form.close()
-    if AutoAnalyze.from_extra(svc.settings.extra).takes_upload(key):
+    # The indexer owns the automatic analysis (its settings were read once at start-up); without it, nothing to do.
+    indexer = svc.components.get("search")
+    if isinstance(indexer, SearchIndexer) and indexer.auto.takes_upload(key):
         # Uploaded into the media prefix: it becomes an asset now, which the indexer analyses and indexes.
         try:
             svc.dataplane.create_asset(bucket, key)
