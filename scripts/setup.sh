@@ -34,4 +34,7 @@ PY
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet -e ".${extras}"
+# ByteTrack for personTracking. `trackers` declares the GUI opencv-python, which would replace the headless wheel
+# the vision extra installs: take it without its declared dependencies (its real ones are in the vision extra).
+.venv/bin/python -m pip install --quiet --no-deps "trackers==2.6.1"
 echo "mie is installed in .venv: run .venv/bin/mie serve"
