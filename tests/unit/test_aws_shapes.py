@@ -171,3 +171,19 @@ def test_maps_timestamps_and_blobs() -> None:
     assert violations("rekognition", "GetFaceLivenessSessionResults", good) == []
     bad = {**good, "ReferenceImage": {"Bytes": "not base64!"}}
     assert violations("rekognition", "GetFaceLivenessSessionResults", bad) == ["ReferenceImage.Bytes: not valid base64"]
+
+
+def test_botocore_param_validator_is_not_enough_for_outputs() -> None:
+    """Why the checker walks the shapes itself: botocore's input validator misses enum values and maximums."""
+    from botocore.validate import ParamValidator
+
+    bad = {
+        "JobStatus": "DONE",
+        "Segments": [{"Type": "TECHNICAL_CUE", "TechnicalCueSegment": {"Type": "Silence", "Confidence": 120.0}}],
+    }
+    report = ParamValidator().validate(bad, output_shape("rekognition", "GetSegmentDetection"))
+    assert not report.has_errors()  # three violations, none seen
+    status, cue, confidence = violations("rekognition", "GetSegmentDetection", bad)
+    assert status.startswith("JobStatus: 'DONE' is not one of VideoJobStatus's values")
+    assert cue.startswith("Segments[0].TechnicalCueSegment.Type: 'Silence' is not one of TechnicalCueType's values")
+    assert confidence == "Segments[0].TechnicalCueSegment.Confidence: 120 is above the maximum 100 of SegmentConfidence"
