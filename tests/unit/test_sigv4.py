@@ -19,10 +19,12 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from mie.api.auth import FailureBrake
 from mie.api.sigv4 import canonical_queries, canonical_uris
 from mie.bootstrap import Services, build
+from mie.cli.main import app as cli
 from mie.config import load_settings
 from mie.errors import ConfigurationError
 from tests.conftest import fast_settings
@@ -408,3 +410,20 @@ def test_failure_brake_refills() -> None:
     now[0] = 5.0
     assert brake.retry_after("a") is None
     assert FailureBrake(burst=0, window=10).retry_after("a") is None
+
+
+def test_mie_config_masks_every_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "MIE_API_KEY": API_KEY,
+        "MIE_API_KEYS_READONLY": READ_KEY,
+        "MIE_SIGV4_ACCESS_KEY_ID": ADMIN_ID,
+        "MIE_SIGV4_SECRET_ACCESS_KEY": ADMIN_SECRET,
+        "MIE_SIGV4_READONLY_ACCESS_KEY_ID": READ_ID,
+        "MIE_SIGV4_READONLY_SECRET_ACCESS_KEY": READ_SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["config", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert ADMIN_ID in result.output  # ids are not secret
+    for secret in (API_KEY, READ_KEY, ADMIN_SECRET, READ_SECRET):
+        assert secret not in result.output
