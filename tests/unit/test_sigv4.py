@@ -50,6 +50,7 @@ def signed_services(tmp_path: Path) -> Iterator[Services]:
         sigv4_region=REGION,
         api_keys_readonly=READ_KEY,
         auth_failure_burst=1000,
+        max_body_bytes=4096,
     )
     svc = build(settings)
     svc.start()
@@ -308,6 +309,43 @@ def test_malformed_authorization(anon: TestClient) -> None:
     assert_error(anon.get("/api/workflow", headers=headers), 401, "SigV4")
     headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=a, SignedHeaders=host, Signature=0"}
     assert_error(anon.get("/api/workflow", headers=headers), 401, "x-amz-date")
+
+
+def test_signed_body_over_the_limit_is_413(anon: TestClient) -> None:
+    body = b'{"Name":"' + b"x" * 5000 + b'"}'
+    url, headers = boto_signed("POST", f"{BASE}/api/workflow/operation", body, {"Content-Type": "application/json"})
+    assert_error(send(anon, "POST", url, headers, body), 413, "larger than 4096 bytes")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "AWS4-HMAC-SHA256 ",
+        "AWS4-HMAC-SHA256 Credential=, SignedHeaders=, Signature=",
+        "AWS4-HMAC-SHA256 Credential=A/B/C/D/aws4_request, SignedHeaders=Host;x-amz-date, Signature=00",
+        "AWS4-HMAC-SHA256 Credential=A/B/C/D/aws4_request, SignedHeaders=x-amz-date;host, Signature=00",
+        f"AWS4-HMAC-SHA256 Credential={ADMIN_ID}/20260101/{REGION}/execute-api/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=zz",
+        "AWS4-HMAC-SHA256 Credential=%FF/1/2/3/aws4_request, SignedHeaders=host, Signature=1, Signature=2",
+    ],
+)
+def test_garbage_authorization_is_401(anon: TestClient, authorization: str) -> None:
+    headers = {"Authorization": authorization, "x-amz-date": "20260101T000000Z"}
+    assert_error(anon.get("/api/workflow", headers=headers), 401, "SigV4")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "X-Amz-Signature=00",
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a&X-Amz-Date=1&X-Amz-Expires=%C2%B2"
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a&X-Amz-Date=1&X-Amz-Expires=99999999999999999999999"
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+    ],
+)
+def test_garbage_presigned_query_is_401(anon: TestClient, query: str) -> None:
+    assert_error(anon.get(f"/api/workflow?{query}"), 401, "SigV4")
 
 
 # ---- scopes ------------------------------------------------------------------------------------------------------

@@ -142,7 +142,13 @@ def _split(raw: str) -> list[str]:
 async def _read_body(request: Request, limit: int) -> bytes:
     """The whole body, at most ``limit`` bytes, left cached on the request so that the route reads it again."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+    # A length of more than 18 digits is over any limit (and int() refuses more than 4300 digits).
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise TooLargeError(f"the request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
