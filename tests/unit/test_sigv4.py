@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import importlib
 import json
+import pkgutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,14 @@ import pytest
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+import mie.api
 from mie.api.auth import FailureBrake
+from mie.api.deps import require_key
 from mie.api.sigv4 import canonical_queries, canonical_uris
 from mie.bootstrap import Services, build
 from mie.cli.main import app as cli
@@ -382,11 +388,32 @@ def test_sigv4_without_a_configured_pair(services: Services) -> None:
 
 
 def test_canonical_uri_forms() -> None:
-    assert canonical_uris("/api//workflow") == ["/api/workflow", "/api//workflow"]
-    assert canonical_uris("/a%20b") == ["/a%2520b", "/a%20b"]
+    assert canonical_uris("/api//workflow") == ["/api/workflow", "/api//workflow", "/api/workflow/", "/api//workflow/"]
+    assert canonical_uris("/a%20b")[:2] == ["/a%2520b", "/a%20b"]
     # A decoded path holding a literal % gets AWS's form only: no other path's signature can cover it.
-    assert canonical_uris("/a%2541") == ["/a%252541"]
+    assert canonical_uris("/a%2541") == ["/a%252541", "/a%252541/"]
     assert canonical_uris("") == ["/"]
+    assert canonical_uris("/api/workflow/") == ["/api/workflow/"]
+
+
+def test_no_keyed_route_tells_a_trailing_slash_apart() -> None:
+    # canonical_uris accepts a signature over /x/ for /x: sound only while /x/ can never be served apart from /x,
+    # i.e. while no keyed route has a {name:path} parameter (the /service fallback answers 501 for any path).
+    keyed_path_routes = set()
+    for module in pkgutil.iter_modules(mie.api.__path__):
+        for router in vars(importlib.import_module(f"mie.api.{module.name}")).values():
+            if isinstance(router, APIRouter) and any(d.dependency is require_key for d in router.dependencies):
+                keyed_path_routes |= {r.path for r in router.routes if isinstance(r, APIRoute) and ":path}" in r.path}
+    assert keyed_path_routes == {"/service/{rest:path}"}
+
+
+def test_the_get_sample_signs_a_trailing_slash_and_follows_the_redirect(anon: TestClient) -> None:
+    # sigv4_get_sample.py: canonical_uri = '/api/workflow/'; the router redirects to /api/workflow (307).
+    headers, _ = sample_signed("GET", "/api/workflow/")
+    response = anon.get("/api/workflow/", headers=headers)  # TestClient follows redirects, as requests does
+    assert response.status_code == 200, response.text
+    assert response.history
+    assert response.history[0].status_code == 307
 
 
 def test_canonical_query_forms() -> None:

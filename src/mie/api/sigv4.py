@@ -138,18 +138,18 @@ def canonical_uris(raw_path: str) -> list[str]:
     3. the raw path exactly as sent (MIE's samples and awscurl, which keep ``/api//workflow``).
 
     When the decoded path holds a literal ``%``, forms 2 and 3 could equal form 1 of another path, so only form 1
-    is tried.
+    is tried. Each form is also tried with a trailing ``/``: the router answers ``/x/`` with a redirect to ``/x``
+    (before authentication), and clients such as MIE's ``sigv4_get_sample.py`` sign ``/api/workflow/`` and follow
+    the redirect with the same signature; a path with a trailing slash can only ever be served as the one without
+    (true while no keyed route takes a ``{name:path}`` parameter: tests/unit/test_sigv4.py guards it).
     """
     path = raw_path or "/"
     aws = quote(_remove_dot_segments(path), safe="/~")
     decoded = unquote(path)
-    if "%" in decoded:
-        return [aws]
-    found = [aws]
-    for other in (quote(_remove_dot_segments(decoded), safe="/~"), path):
-        if other not in found:
-            found.append(other)
-    return found
+    forms = [aws] if "%" in decoded else [aws, quote(_remove_dot_segments(decoded), safe="/~"), path]
+    if not path.endswith("/"):
+        forms += [form + "/" for form in forms]
+    return list(dict.fromkeys(forms))
 
 
 def canonical_queries(query_string: str, *, drop_signature: bool) -> list[str]:
