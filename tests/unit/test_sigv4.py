@@ -45,10 +45,11 @@ REGION = "us-west-2"
 BASE = "http://testserver"
 
 
-@pytest.fixture
-def signed_services(tmp_path: Path) -> Iterator[Services]:
+@pytest.fixture(scope="module")
+def signed_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    # One engine for the module; each test gets its own app (so its own replay record and failure brake).
     settings = fast_settings(
-        tmp_path / "data",
+        tmp_path_factory.mktemp("sigv4") / "data",
         sigv4_access_key_id=ADMIN_ID,
         sigv4_secret_access_key=ADMIN_SECRET,
         sigv4_readonly_access_key_id=READ_ID,
