@@ -63,8 +63,13 @@ class Detection:
     height: float
 
     def bounding_box(self) -> JSONDict:
-        """Rekognition ``BoundingBox``."""
-        return {"Width": self.width, "Height": self.height, "Left": self.left, "Top": self.top}
+        """Rekognition ``BoundingBox`` (to 1/100000 of the image: finer than any pixel, and short to store)."""
+        return {
+            "Width": round(self.width, 5),
+            "Height": round(self.height, 5),
+            "Left": round(self.left, 5),
+            "Top": round(self.top, 5),
+        }
 
 
 def model_files() -> tuple[Path, Path]:
