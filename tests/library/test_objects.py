@@ -393,6 +393,39 @@ def test_two_people_crossing_keep_their_own_indices(media: dict[str, Path]) -> N
     assert [e["Timestamp"] for e in found] == sorted(e["Timestamp"] for e in found)
 
 
+def _person(left: float, top: float = 0.3, score: float = 0.9, width: float = 0.2) -> objects.Detection:
+    return objects.Detection("Person", score, left, top, width, 0.5)
+
+
+@needs_trackers
+def test_the_tracker_keeps_first_sightings_and_numbers_people_by_appearance() -> None:
+    tracker = persons.PersonTracker(fps=1.0)
+    # A walks right a box-width a second (boxes in successive samples do not overlap); B appears at 2 s, standing;
+    # C is seen once, at 4 s; A is last seen at 3 s and comes back at 10 s, more than 3 s later.
+    timeline: dict[int, list[objects.Detection]] = {
+        0: [_person(0.00)],
+        1: [_person(0.21)],
+        2: [_person(0.42), _person(0.75, top=0.1, score=0.8)],
+        3: [_person(0.63), _person(0.75, top=0.1, score=0.45)],  # B unsure: kept by ByteTrack's second stage
+        4: [_person(0.75, top=0.1), _person(0.05, top=0.05, width=0.1)],
+        5: [_person(0.75, top=0.1)],
+        10: [_person(0.70)],
+    }
+    for second in range(11):
+        tracker.update(timeline.get(second, []), second * 1000)
+    found = tracker.finish()
+    by_index: dict[int, list[int]] = {}
+    for timestamp, index, _detection in found:
+        by_index.setdefault(index, []).append(timestamp)
+    assert by_index == {
+        0: [0, 1000, 2000, 3000],  # A, its first sighting included
+        1: [2000, 3000, 4000, 5000],  # B
+        2: [4000],  # C, seen once, is still a person
+        3: [10000],  # A again after more than 3 s: a new index
+    }
+    assert [t for t, _, _ in found] == sorted(t for t, _, _ in found)
+
+
 @needs_ffmpeg
 @needs_trackers
 def test_no_people_is_an_empty_result(media: dict[str, Path]) -> None:
