@@ -236,6 +236,9 @@ def combine(
     if probabilities is not None:
         for name, (score, parents) in classifier_scores(probabilities).items():
             if score > 0 and (score * 100.0 >= minimum or name in found):
+                if name in _taxonomy.TAXONOMY:
+                    # A label means the same whichever model found it: a classifier's car is a Transportation too.
+                    with_parents(name, score)
                 label(name, score, parents)
     threshold = minimum / 100.0
     kept = sorted(
