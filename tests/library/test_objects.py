@@ -278,6 +278,24 @@ def test_limits_apply_to_labels_and_instances(media: dict[str, Path]) -> None:
     assert len(_labels(media["coffee"], MaxLabels=3)) == 3
 
 
+def test_a_label_found_by_both_models_is_one_label() -> None:
+    probabilities = np.zeros(1000, dtype=np.float32)
+    probabilities[281] = 0.9  # tabby cat
+    probabilities[817] = 0.1  # sports car
+    detections = [objects.Detection("Cat", 0.6, 0.1, 0.2, 0.5, 0.6), objects.Detection("Car", 0.7, 0.6, 0.5, 0.3, 0.2)]
+    found = {label["Name"]: label for label in labels.combine(probabilities, detections, [], 50, None)}
+    cat = found["Cat"]
+    assert cat["Confidence"] == 90.0  # the classifier's, the higher
+    assert [i["Confidence"] for i in cat["Instances"]] == [60.0]  # the detector's box
+    assert cat["Instances"][0]["BoundingBox"] == {"Width": 0.5, "Height": 0.6, "Left": 0.1, "Top": 0.2}
+    assert _names(cat["Parents"]) == ["Pet", "Mammal", "Animal"]
+    assert found["Car"]["Confidence"] == 70.0  # the detector's; the classifier's 10 % sports car does not lower it
+    assert found["Vehicle"]["Confidence"] == 70.0
+    # Most confident first, ties by name; the class itself and its categories are all labels.
+    assert list(found) == ["Animal", "Cat", "Mammal", "Pet", "Tabby Cat", "Car", "Transportation", "Vehicle"]
+    assert labels.combine(None, [], [], 50, None) == []
+
+
 def test_a_tiny_image_has_no_labels_and_does_not_fail(tmp_path: Path) -> None:
     for size in ((1, 1), (3, 2), (16, 16)):
         path = tmp_path / f"tiny-{size[0]}x{size[1]}.png"
