@@ -143,7 +143,7 @@ def test_the_cat_photo_is_a_cat_and_an_animal(classifier: None, media: dict[str,
     assert [p["Name"] for p in found["Cat"]["Parents"]] == ["Pet", "Mammal", "Animal"]
     assert found["Animal"]["Parents"] == []
     for label in result["Labels"]:
-        assert set(label) == {"Name", "Confidence", "Instances", "Parents"}
+        assert set(label) == {"Name", "Confidence", "Instances", "Parents", "Aliases", "Categories"}
         assert 50 <= label["Confidence"] <= 100
     confidences = [label["Confidence"] for label in result["Labels"]]
     assert confidences == sorted(confidences, reverse=True)
