@@ -32,6 +32,7 @@ from tests.library import test_vision as vision_test
 AWS_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
     "labelDetectionImage": (("rekognition", "DetectLabels"),),
     "labelDetection": (("rekognition", "GetLabelDetection"),),
+    "personTracking": (("rekognition", "GetPersonTracking"),),
     "faceDetectionImage": (("rekognition", "DetectFaces"),),
     "faceDetection": (("rekognition", "GetFaceDetection"),),
     "textDetectionImage": (("rekognition", "DetectText"),),
@@ -120,6 +121,14 @@ def test_label_detection_is_get_label_detection(classifier: None, media: dict[st
     run = run_operator(vision.label_detection, {"Video": media["stills"], "Frames": media["stills-frames"]})
     pages = assert_stored(run, "labelDetection", "rekognition", "GetLabelDetection")
     assert any(page["Labels"] for page in pages)
+
+
+@vision_test.needs_ffmpeg
+def test_person_tracking_is_get_person_tracking(media: dict[str, Path]) -> None:
+    pytest.importorskip("trackers")
+    run = run_operator(vision.person_tracking, {"Video": media["stills"], "Frames": media["stills-frames"]})
+    pages = assert_stored(run, "personTracking", "rekognition", "GetPersonTracking")
+    assert any(page["Persons"] for page in pages)  # the astronaut, in the last two seconds
 
 
 def test_face_detection_image_is_detect_faces(cascades: None, media: dict[str, Path]) -> None:
