@@ -27,6 +27,7 @@ from PIL import Image  # noqa: E402
 
 from mie.library import vision  # noqa: E402
 from mie.library.vision import moderation  # noqa: E402
+from tests.library.aws_shapes import problems  # noqa: E402
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
@@ -75,6 +76,7 @@ def test_ordinary_photos_get_no_labels(offline: None, photos: dict[str, Path], n
     assert run.status == "Complete"
     result = run.results["contentModeration"]  # stored under the video operator's name, as MIE does
     assert result == {"ModerationLabels": [], "ModerationModelVersion": moderation.MODEL_VERSION}
+    assert problems(result, "rekognition", "DetectModerationLabels") == []
     # Even with no minimum the score is far below the Suggestive band: the model really ran on the photo.
     (score,) = moderation.scores([Image.open(photos[name]).convert("RGB")])
     assert 0.0 <= score < moderation.SUGGESTIVE
@@ -98,6 +100,8 @@ def test_the_score_mapping() -> None:
     assert moderation.moderation_labels(0.0, minimum=0) == []
     assert moderation.moderation_labels(0.85, minimum=90) == []
     assert moderation.moderation_labels(1.0, minimum=100)[0]["Confidence"] == 100.0
+    result = {"ModerationLabels": explicit, "ModerationModelVersion": moderation.MODEL_VERSION}
+    assert problems(result, "rekognition", "DetectModerationLabels") == []
 
 
 def test_min_confidence_is_checked(photos: dict[str, Path]) -> None:
@@ -125,7 +129,8 @@ def test_video_frames_are_scored_and_stored_as_pages(
         return [0.9 if len(seen) - len(images) + i < 2 else 0.55 for i in range(len(images))]
 
     monkeypatch.setattr(moderation, "scores", fake_scores)
-    flagged = run_operator(vision.content_moderation, clip).results["contentModeration"]["ModerationLabels"]
+    flagged_page = run_operator(vision.content_moderation, clip).results["contentModeration"]
+    flagged = flagged_page["ModerationLabels"]
     assert seen == [(512, 384)] * 4  # one frame per second, decoded once at the size the model needs
     assert [(e["Timestamp"], e["ModerationLabel"]["Name"]) for e in flagged] == [
         (0, "Explicit Nudity"),
@@ -134,6 +139,8 @@ def test_video_frames_are_scored_and_stored_as_pages(
         (3000, "Suggestive"),
     ]
     assert all(set(e) == {"Timestamp", "ModerationLabel"} for e in flagged)
+    assert problems(page, "rekognition", "GetContentModeration") == []
+    assert problems(flagged_page, "rekognition", "GetContentModeration") == []
 
 
 @pytest.mark.parametrize(
