@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 
-botocore_session = pytest.importorskip("botocore.session")
-from botocore.validate import ParamValidator  # noqa: E402
-
 
 def _enum_problems(value: Any, shape: Any, path: str) -> list[str]:
     found: list[str] = []
@@ -32,9 +29,12 @@ def _enum_problems(value: Any, shape: Any, path: str) -> list[str]:
 
 
 def problems(result: Any, service: str, operation: str) -> list[str]:
-    """Everything in ``result`` that the output shape of ``service``'s ``operation`` does not allow."""
+    """Everything in ``result`` that the output shape of ``service``'s ``operation`` does not allow (the calling
+    test is skipped when botocore is not installed)."""
+    botocore_session = pytest.importorskip("botocore.session")
+    validate = pytest.importorskip("botocore.validate")
     model = botocore_session.get_session().get_service_model(service)
     shape = model.operation_model(operation).output_shape
-    report = ParamValidator().validate(result, shape)
+    report = validate.ParamValidator().validate(result, shape)
     found = [report.generate_report()] if report.has_errors() else []
     return found + _enum_problems(result, shape, operation)
