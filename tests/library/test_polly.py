@@ -144,7 +144,10 @@ def test_bad_input_fails_clearly(tmp_path: Path) -> None:
 
 def _invoke(h: Harness, definition: Any, event: dict[str, Any]) -> dict[str, Any]:
     runtime = Runtime(h.dataplane, scratch_root=h.root / "work")
-    return invoke(Target("native", definition.start_arn, definition=definition), event, runtime, timeout=600)
+    output = invoke(Target("native", definition.start_arn, definition=definition), event, runtime, timeout=600)
+    assert output["Status"] == "Executing"  # Async as in MIE: the monitor finishes
+    monitor = Target("native", definition.monitor_arn, definition=definition, monitor=True)
+    return invoke(monitor, output, runtime, timeout=600)
 
 
 def _caption_event(h: Harness, asset: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -215,3 +218,5 @@ def test_registered_with_the_speech_library() -> None:
     assert registry.definition("PollyWebCaptions") is synth.polly_web_captions
     assert synth.polly.media_type == "Text"
     assert synth.polly_web_captions.media_type == "MetadataOnly"
+    assert synth.polly.operation()["Type"] == "Async"
+    assert synth.polly_web_captions.operation()["Type"] == "Async"

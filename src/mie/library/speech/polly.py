@@ -14,7 +14,8 @@ No neural voice with its weights inside a package was found. ffmpeg encodes the 
 
 Voices are espeak-ng's, chosen by language code (:func:`voice_for`); a language espeak-ng cannot speak fails with a
 clear error. Long texts are spoken in chunks cut at sentence ends (progress and cancellation between chunks) and
-joined into one MP3. Ids are derived from the execution, so a task run twice writes the same objects.
+joined into one MP3. Ids are derived from the execution, so a task run twice writes the same objects. As in MIE both
+are Async: the start synthesises and stores the audio, the monitor checks it is stored and names the output media.
 """
 
 from __future__ import annotations
@@ -255,7 +256,7 @@ def polly(ctx: OperatorContext) -> JSONDict:
     task = _task_id(ctx, "text")
     target = ctx.scratch / f"audio.{task}.mp3"
     duration = synthesise(ctx, text, voice, target, "the text")
-    ctx.media["Audio"] = _store(ctx, target, target.name)
+    _store(ctx, target, target.name)
     ctx.progress(100.0, f"spoke {duration:.1f} s")
     return {
         "PollyJobId": task,
@@ -264,6 +265,24 @@ def polly(ctx: OperatorContext) -> JSONDict:
         "AssetId": ctx.asset_id,
         "WorkflowExecutionId": ctx.workflow_execution_id,
     }
+
+
+def _stored(ctx: OperatorContext, ref: JSONDict, what: str) -> JSONDict:
+    bucket, key = str(ref.get("S3Bucket") or ""), str(ref.get("S3Key") or "")
+    if not bucket or not key or not ctx.dataplane.objects.exists(bucket, key):
+        raise OperatorError(f"{ctx.name}: the synthesised audio of {what} (s3://{bucket}/{key}) is not in the store")
+    return {"S3Bucket": bucket, "S3Key": key}
+
+
+@polly.monitor
+def polly_monitor(ctx: OperatorContext) -> None:
+    """MIE's monitor: the task's MP3 is in the store; name it as the output ``Media.Audio``."""
+    job = ctx.metadata.get("PollyJobId")
+    if not isinstance(job, str) or not job:
+        return  # nothing was spoken (an empty text)
+    location = ctx.dataplane.media_path(ctx.asset_id, ctx.workflow_execution_id)
+    ref = {"S3Bucket": location["S3Bucket"], "S3Key": f"{location['S3Key']}audio.{job}.mp3"}
+    ctx.media["Audio"] = _stored(ctx, ref, "the text")
 
 
 # PollyWebCaptions -----------------------------------------------------------------------------------------------
@@ -345,3 +364,11 @@ def polly_web_captions(ctx: OperatorContext) -> JSONDict:
         )
     ctx.save_results({"PollyCollection": collection})
     return {"PollyCollection": collection, "AssetId": ctx.asset_id, "WorkflowExecutionId": ctx.workflow_execution_id}
+
+
+@polly_web_captions.monitor
+def polly_web_captions_monitor(ctx: OperatorContext) -> None:
+    """MIE's monitor: every MP3 of the collection is in the store."""
+    for entry in ctx.metadata.get("PollyCollection") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("PollyAudio"), dict):
+            _stored(ctx, entry["PollyAudio"], f"the {entry.get('LanguageCode')} captions")
