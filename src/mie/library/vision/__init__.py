@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mie.library.vision.faces import face_detection, face_detection_image
 from mie.library.vision.labels import label_detection, label_detection_image
+from mie.library.vision.moderation import content_moderation, content_moderation_image
 from mie.library.vision.persons import person_tracking
 from mie.library.vision.text import text_detection, text_detection_image
 from mie.operators import OperatorDefinition, OperatorRegistry
@@ -22,6 +23,8 @@ OPERATORS: tuple[OperatorDefinition, ...] = (
     text_detection_image,
     text_detection,
     person_tracking,
+    content_moderation_image,
+    content_moderation,
 )
 
 
