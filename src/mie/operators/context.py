@@ -21,6 +21,7 @@ from mie.types import JSONDict
 
 if TYPE_CHECKING:
     from mie.dataplane.service import DataPlane
+    from mie.storage.faces import FaceCollections
 
 log = logging.getLogger("mie.operator")
 
@@ -49,6 +50,8 @@ class Runtime:
     deadline: float | None = None
     #: Where per-call scratch folders go (None: the system temporary folder).
     scratch_root: Path | None = None
+    #: The engine's face collections (None: this runtime has none).
+    faces: FaceCollections | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,6 +104,13 @@ class OperatorContext:
     def dataplane(self) -> DataPlane:
         """The data plane: assets, objects and metadata."""
         return self.runtime.dataplane
+
+    @property
+    def faces(self) -> FaceCollections:
+        """The engine's face collections (Rekognition-style; see ``mie.operators.faces``)."""
+        if self.runtime.faces is None:
+            raise OperatorError(f"{self.name} needs the engine's face collections, which this runtime does not have")
+        return self.runtime.faces
 
     def media_location(self, kind: str | None = None) -> tuple[str, str]:
         """``(bucket, key)`` of the input media of ``kind`` (the first one when None)."""

@@ -1,0 +1,84 @@
+"""Faces in the operator SDK: what an operator (and the API) needs to embed faces and search face collections.
+
+- :class:`FaceEmbedder`: finds the faces of an image and computes each one's 128-d embedding (the implementation
+  is dlib's ResNet in ``mie.library.vision.embeddings``; the composition root hands it to the API).
+- ``ctx.faces`` (:class:`~mie.storage.faces.FaceCollections`): the engine's face collections.
+- :func:`similarity` / :func:`max_distance`: Rekognition's ``Similarity`` (0-100) from an embedding distance.
+
+The mapping is a logistic curve calibrated on dlib's model: its author's same-person threshold, distance 0.6, is
+``Similarity`` 80, which is Rekognition's default ``FaceMatchThreshold``; 0.7 is 50 and 0.8 is 20. Measured
+(``shared/reference/offline-models-2.md``): two different photographs of one person 0.35 (99), one person across
+video frames 0.38-0.57 (99-86), two different people 0.65-0.90 (67-6).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from mie.storage.faces import FaceCollections
+from mie.types import JSONDict
+
+__all__ = [
+    "DEFAULT_FACE_MATCH_THRESHOLD",
+    "EmbeddedFace",
+    "FaceCollections",
+    "FaceEmbedder",
+    "max_distance",
+    "similarity",
+]
+
+#: Rekognition's default ``FaceMatchThreshold`` (= distance :data:`SAME_PERSON_DISTANCE`).
+DEFAULT_FACE_MATCH_THRESHOLD = 80.0
+#: dlib's same-person distance.
+SAME_PERSON_DISTANCE = 0.6
+#: Distance at which Similarity is 50, and the curve's scale (distance per e-fold).
+_MIDPOINT = 0.7
+_SCALE = 0.1 / math.log(4.0)
+
+
+def similarity(distance: float) -> float:
+    """Rekognition ``Similarity`` (0-100) for a Euclidean embedding distance."""
+    exponent = (float(distance) - _MIDPOINT) / _SCALE
+    if exponent > 700:
+        return 0.0
+    return 100.0 / (1.0 + math.exp(exponent))
+
+
+def max_distance(threshold: float) -> float:
+    """The largest distance whose :func:`similarity` is at least ``threshold`` (0-100)."""
+    threshold = min(max(float(threshold), 0.0), 100.0)
+    if threshold <= 0:
+        return math.inf
+    if threshold >= 100:
+        return 0.0
+    return _MIDPOINT + _SCALE * math.log(100.0 / threshold - 1.0)
+
+
+@dataclass(frozen=True)
+class EmbeddedFace:
+    """A face found on an image: Rekognition's ``FaceDetail`` (``BoundingBox``, ``Confidence``, ``Landmarks``) and
+    its embedding (128 float32 values as bytes), or None with the Rekognition ``UnindexedFaces`` reason
+    (``SMALL_BOUNDING_BOX``) when the face cannot be embedded."""
+
+    detail: JSONDict
+    embedding: bytes | None
+    reason: str | None = None
+
+    @property
+    def area(self) -> float:
+        """The face box's share of the image (Rekognition keeps the largest faces first)."""
+        bounding = self.detail.get("BoundingBox") or {}
+        return float(bounding.get("Width", 0.0)) * float(bounding.get("Height", 0.0))
+
+
+class FaceEmbedder(Protocol):
+    """Finds faces and embeds them."""
+
+    #: ``FaceModelVersion`` reported by collections made with this model.
+    face_model_version: str
+
+    def embed_image_bytes(self, data: bytes, filename: str = "image") -> list[EmbeddedFace]:
+        """The faces of an encoded image (JPEG, PNG...), left to right; a bad image is an ``InvalidError``."""
+        ...
