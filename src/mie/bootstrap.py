@@ -32,12 +32,16 @@ from mie.operators.registry import OperatorRegistry
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql import jobs_tables
 from mie.storage.sql.db import Database
+from mie.storage.sql.faces_store import SqlFaceStore
 from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
 from mie.storage.sql.search_store import open_search_store
 from mie.types import Component
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from mie.operators.faces import FaceEmbedder
+    from mie.storage.faces import FaceCollections
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,10 @@ class Services:
     api_key_generated: bool = False
     #: Background components by name (see :data:`COMPONENTS`), started after the scheduler.
     components: dict[str, Component] = field(default_factory=dict)
+    #: Rekognition-style face collections (the API's and the operators' ``ctx.faces``).
+    faces: FaceCollections | None = None
+    #: Finds and embeds faces for the face API (the operator library's dlib model).
+    face_embedder: FaceEmbedder | None = None
     _lock_file: IO[str] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -160,6 +168,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         registry = OperatorRegistry()
         registry.load_entry_points(settings.plugins)
         scheduler_box: list[Scheduler] = []
+        faces = SqlFaceStore(db)
 
         def wake() -> None:
             if scheduler_box:
@@ -178,6 +187,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
             dataplane=dataplane,
             process_factory=functools.partial(worker_resources, settings),
             node_id="local" if db.is_sqlite else f"node-{secrets.token_hex(4)}",
+            faces=faces,
         )
         scheduler_box.append(scheduler)
         executions = Executions(db, catalog, dataplane, wake)
@@ -197,6 +207,8 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         registry=registry,
         api_key=api_key,
         api_key_generated=generated,
+        faces=faces,
+        face_embedder=face_embedder(),
         _lock_file=lock_file,
     )
     try:
@@ -208,6 +220,13 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         services.stop()
         raise
     return services
+
+
+def face_embedder() -> FaceEmbedder:
+    """The face model of the API's face routes: dlib's ResNet from the vision library (loaded on first use)."""
+    from mie.library.vision.embeddings import DlibFaceEmbedder
+
+    return DlibFaceEmbedder()
 
 
 def worker_resources(settings: Settings) -> WorkerResources:
@@ -229,4 +248,10 @@ def worker_resources(settings: Settings) -> WorkerResources:
     )
     registry = OperatorRegistry()
     registry.load_entry_points(settings.plugins)
-    return WorkerResources(registry=registry, dataplane=dataplane, db=db, scratch_root=settings.data_dir / "scratch")
+    return WorkerResources(
+        registry=registry,
+        dataplane=dataplane,
+        db=db,
+        scratch_root=settings.data_dir / "scratch",
+        faces=SqlFaceStore(db),
+    )
