@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from mie.storage.faces import FaceCollections
+from mie.storage.faces import FaceCollections, FaceMatch, StoredFace
 from mie.types import JSONDict
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
     "EmbeddedFace",
     "FaceCollections",
     "FaceEmbedder",
+    "FaceMatch",
+    "StoredFace",
     "max_distance",
     "similarity",
 ]

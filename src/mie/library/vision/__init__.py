@@ -1,14 +1,21 @@
 """Vision operators: image labels, faces and on-screen text, for images and (per sampled frame) videos.
 
 Each stores its result in the JSON shape of the AWS Rekognition call MIE used (``DetectLabels`` /
-``GetLabelDetection``, ``DetectFaces`` / ``GetFaceDetection``, ``DetectText`` / ``GetTextDetection``), under the
-video operator's name as MIE did. See docs/operators-library/vision.md.
+``GetLabelDetection``, ``DetectFaces`` / ``GetFaceDetection``, ``DetectText`` / ``GetTextDetection``,
+``SearchFacesByImage`` / ``GetFaceSearch``, ``RecognizeCelebrities`` / ``GetCelebrityRecognition``), under the
+video operator's name as MIE did. See docs/operators-library/vision.md and docs/operators-library/faces.md.
 """
 
 from __future__ import annotations
 
 from mie.library.vision.faces import face_detection, face_detection_image
 from mie.library.vision.labels import label_detection, label_detection_image
+from mie.library.vision.recognition import (
+    celebrity_recognition,
+    celebrity_recognition_image,
+    face_search,
+    face_search_image,
+)
 from mie.library.vision.text import text_detection, text_detection_image
 from mie.operators import OperatorDefinition, OperatorRegistry
 
@@ -20,6 +27,10 @@ OPERATORS: tuple[OperatorDefinition, ...] = (
     face_detection,
     text_detection_image,
     text_detection,
+    face_search_image,
+    face_search,
+    celebrity_recognition_image,
+    celebrity_recognition,
 )
 
 
