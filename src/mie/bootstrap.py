@@ -32,6 +32,7 @@ from mie.operators.registry import OperatorRegistry
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql import jobs_tables
 from mie.storage.sql.db import Database
+from mie.storage.sql.faces_people import SqlPeopleStore
 from mie.storage.sql.faces_store import SqlFaceStore
 from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
 from mie.storage.sql.search_store import open_search_store
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from mie.operators.faces import FaceEmbedder
     from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Services:
     faces: FaceCollections | None = None
     #: Finds and embeds faces for the face API (the operator library's dlib model).
     face_embedder: FaceEmbedder | None = None
+    #: The faces of every asset clustered into people (``/api/people``, the operators' ``ctx.people``).
+    people: People | None = None
     _lock_file: IO[str] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -169,6 +173,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         registry.load_entry_points(settings.plugins)
         scheduler_box: list[Scheduler] = []
         faces = SqlFaceStore(db)
+        people = SqlPeopleStore(db)
 
         def wake() -> None:
             if scheduler_box:
@@ -188,6 +193,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
             process_factory=functools.partial(worker_resources, settings),
             node_id="local" if db.is_sqlite else f"node-{secrets.token_hex(4)}",
             faces=faces,
+            people=people,
         )
         scheduler_box.append(scheduler)
         executions = Executions(db, catalog, dataplane, wake)
@@ -209,6 +215,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         api_key_generated=generated,
         faces=faces,
         face_embedder=face_embedder(),
+        people=people,
         _lock_file=lock_file,
     )
     try:
@@ -254,4 +261,5 @@ def worker_resources(settings: Settings) -> WorkerResources:
         db=db,
         scratch_root=settings.data_dir / "scratch",
         faces=SqlFaceStore(db),
+        people=SqlPeopleStore(db),
     )

@@ -19,6 +19,7 @@ from mie.api import (
     media,
     notifications,
     operators,
+    people,
     search,
     transcribe,
     translate,
@@ -38,6 +39,7 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (faces.router, "/api/service/rekognition"),
     (notifications.router, "/api/notifications"),
     (media.router, "/api/media"),
+    (people.router, "/api/people"),
     (search.router, "/api/search"),
     (jobs.router, "/api"),
 )

@@ -29,6 +29,7 @@ from mie.storage.sql.db import Database
 
 if TYPE_CHECKING:
     from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class WorkerResources:
     scratch_root: Path | None = None
     #: The face collections operators reach as ``ctx.faces`` (None: none).
     faces: FaceCollections | None = None
+    #: The people store operators reach as ``ctx.people`` (None: none).
+    people: People | None = None
 
 
 #: A picklable callable (a module-level function, or functools.partial of one) building WorkerResources.
@@ -86,7 +89,13 @@ def _child_main(conn: Connection, factory: ResourceFactory) -> None:
                 _ensure_registered(resources.registry, ref)
             signals = TaskSignals(resources.db, run.task_id, run.token)
             outcome = run_task(
-                run, resources.registry, resources.dataplane, signals, resources.scratch_root, faces=resources.faces
+                run,
+                resources.registry,
+                resources.dataplane,
+                signals,
+                resources.scratch_root,
+                faces=resources.faces,
+                people=resources.people,
             )
             conn.send(outcome)
     finally:

@@ -29,6 +29,7 @@ from mie.types import JSONDict
 
 if TYPE_CHECKING:
     from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ def run_task(
     scratch_root: Path | None,
     *,
     faces: FaceCollections | None = None,
+    people: People | None = None,
 ) -> Outcome:
     """Call the operator of ``run`` and describe what happened (never raises)."""
     try:
@@ -162,6 +164,7 @@ def run_task(
             deadline=time.monotonic() + run.timeout,
             scratch_root=scratch_root,
             faces=faces,
+            people=people,
         )
         output = invoke(target, run.payload, runtime, timeout=run.timeout)
         return Outcome(run.task_id, run.token, output=output)
@@ -190,9 +193,11 @@ class ThreadWorkers:
         done: Callable[[TaskRun, Outcome], None],
         scratch_root: Path | None = None,
         faces: FaceCollections | None = None,
+        people: People | None = None,
     ) -> None:
         self._pool = ThreadPoolExecutor(size, thread_name_prefix="mie-worker")
         self._faces = faces
+        self._people = people
         self._registry = registry
         self._dataplane = dataplane
         self._db = db
@@ -209,7 +214,9 @@ class ThreadWorkers:
         self._pool.submit(self._call, run, signals)
 
     def _call(self, run: TaskRun, signals: TaskSignals) -> None:
-        outcome = run_task(run, self._registry, self._dataplane, signals, self._scratch_root, faces=self._faces)
+        outcome = run_task(
+            run, self._registry, self._dataplane, signals, self._scratch_root, faces=self._faces, people=self._people
+        )
         with self._lock:
             self._signals.pop((run.task_id, run.token), None)
         self._done(run, outcome)

@@ -3,6 +3,8 @@
 - :class:`FaceEmbedder`: finds the faces of an image and computes each one's 128-d embedding (the implementation
   is dlib's ResNet in ``mie.library.vision.embeddings``; the composition root hands it to the API).
 - ``ctx.faces`` (:class:`~mie.storage.faces.FaceCollections`): the engine's face collections.
+- ``ctx.people`` (:class:`~mie.storage.people.People`): the faces of every asset, clustered into people, and
+  :func:`people_result`, the stored result that names them.
 - :func:`similarity` / :func:`max_distance`: Rekognition's ``Similarity`` (0-100) from an embedding distance.
 
 The mapping is a logistic curve calibrated on dlib's model: its author's same-person threshold, distance 0.6, is
@@ -14,20 +16,27 @@ video frames 0.38-0.57 (99-86), two different people 0.65-0.90 (67-6).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from mie.storage.faces import FaceCollections, FaceMatch, StoredFace
+from mie.storage.people import AssetFace, NewAssetFace, People
 from mie.types import JSONDict
 
 __all__ = [
     "DEFAULT_FACE_MATCH_THRESHOLD",
+    "SAME_PERSON_DISTANCE",
+    "AssetFace",
     "EmbeddedFace",
     "FaceCollections",
     "FaceEmbedder",
     "FaceMatch",
+    "NewAssetFace",
+    "People",
     "StoredFace",
     "max_distance",
+    "people_result",
     "similarity",
 ]
 
@@ -84,3 +93,37 @@ class FaceEmbedder(Protocol):
     def embed_image_bytes(self, data: bytes, filename: str = "image") -> list[EmbeddedFace]:
         """The faces of an encoded image (JPEG, PNG...), left to right; a bad image is an ``InvalidError``."""
         ...
+
+
+def people_result(faces: Sequence[AssetFace], names: Mapping[str, str | None], *, video: bool) -> JSONDict:
+    """The stored result of the people operators for one asset, from its faces and their people's names.
+
+    Named people are listed in the shape of Rekognition ``RecognizeCelebrities`` (image: ``CelebrityFaces`` with
+    ``Name``, ``Id`` = the PersonId and ``MatchConfidence`` = the face's :func:`similarity` to the person) or
+    ``GetCelebrityRecognition`` (video: ``Celebrities`` with ``Timestamp``), which the search index already reads;
+    faces of unnamed people are ``UnrecognizedFaces`` (image). ``People`` (ours) lists every face with its PersonId.
+    """
+    every: list[JSONDict] = []
+    named: list[JSONDict] = []
+    unnamed: list[JSONDict] = []
+    for face in faces:
+        name = names.get(face.person_id) if face.person_id else None
+        compared: JSONDict = {"BoundingBox": face.bounding_box, "Confidence": face.confidence}
+        entry: JSONDict = {"PersonId": face.person_id, "FaceId": face.face_id, **compared}
+        if name:
+            entry["Name"] = name
+        if video:
+            entry = {"Timestamp": face.timestamp or 0, **entry}
+        every.append(entry)
+        if not name:
+            unnamed.append(compared)
+            continue
+        match = round(similarity(face.distance), 3)
+        if video:
+            detail = {"Urls": [], "Name": name, "Id": face.person_id, "Confidence": match, **compared}
+            named.append({"Timestamp": face.timestamp or 0, "Celebrity": {**detail, "Face": compared}})
+        else:
+            named.append({"Urls": [], "Name": name, "Id": face.person_id, "Face": compared, "MatchConfidence": match})
+    if video:
+        return {"JobStatus": "SUCCEEDED", "Celebrities": named, "People": every}
+    return {"CelebrityFaces": named, "UnrecognizedFaces": unnamed, "People": every}

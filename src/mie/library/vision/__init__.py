@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mie.library.vision.faces import face_detection, face_detection_image
 from mie.library.vision.labels import label_detection, label_detection_image
+from mie.library.vision.people import people_recognition, people_recognition_image
 from mie.library.vision.recognition import (
     celebrity_recognition,
     celebrity_recognition_image,
@@ -31,6 +32,8 @@ OPERATORS: tuple[OperatorDefinition, ...] = (
     face_search,
     celebrity_recognition_image,
     celebrity_recognition,
+    people_recognition_image,
+    people_recognition,
 )
 
 

@@ -35,6 +35,15 @@ faces = Table(
     Index("ix_faces_collection_face", "collection_id", "face_id"),
 )
 
+people_state = Table(
+    "people_state",
+    metadata,
+    # One row. Every clustering write updates it first: on PostgreSQL that row lock puts concurrent clustering
+    # transactions (from any server) one after the other, so two servers never start two people for one face.
+    Column("id", Integer, primary_key=True),
+    Column("generation", String(32), nullable=False),
+)
+
 people = Table(
     "people",
     metadata,
@@ -55,6 +64,7 @@ asset_faces = Table(
     Column("asset_id", String(64), nullable=False),
     # The operator whose run found the face: a re-run of that operator on the asset replaces exactly these rows.
     Column("source", String(255), nullable=False),
+    Column("workflow_id", String(64), nullable=False),
     # Milliseconds into a video (None: an image).
     Column("timestamp", Integer, nullable=True),
     Column("bounding_box", Text, nullable=False),

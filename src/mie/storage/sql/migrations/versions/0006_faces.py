@@ -34,6 +34,12 @@ def upgrade() -> None:
         sa.Column("created", sa.Float, nullable=False),
     )
     op.create_index("ix_faces_collection_face", "faces", ["collection_id", "face_id"])
+    state = op.create_table(
+        "people_state",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("generation", sa.String(32), nullable=False),
+    )
+    op.bulk_insert(state, [{"id": 1, "generation": "0"}])
     op.create_table(
         "people",
         sa.Column("person_id", sa.String(36), primary_key=True),
@@ -49,6 +55,7 @@ def upgrade() -> None:
         sa.Column("face_id", sa.String(36), primary_key=True),
         sa.Column("asset_id", sa.String(64), nullable=False),
         sa.Column("source", sa.String(255), nullable=False),
+        sa.Column("workflow_id", sa.String(64), nullable=False),
         sa.Column("timestamp", sa.Integer, nullable=True),
         sa.Column("bounding_box", sa.Text, nullable=False),
         sa.Column("confidence", sa.Float, nullable=False),
@@ -63,5 +70,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("asset_faces")
     op.drop_table("people")
+    op.drop_table("people_state")
     op.drop_table("faces")
     op.drop_table("face_collections")
