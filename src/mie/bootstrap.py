@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from mie.config import Settings
 from mie.consumers.notify import Notifications
+from mie.consumers.people import PeopleJanitor
 from mie.consumers.search import SearchIndexer
 from mie.dataplane.changes import ChangeLog
 from mie.dataplane.service import DataPlane
@@ -111,6 +112,7 @@ COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = (
         lambda s: SearchIndexer.create(s.settings, open_search_store(s.db), s.changes, s.dataplane, s.executions),
     ),
     ("jobs", lambda s: JobsComponent.create(s.settings, s.dataplane, s.executions, jobs_tables)),
+    ("people", lambda s: PeopleJanitor(s.people, s.changes, SqlOffsetStore(s.db)) if s.people is not None else None),
 )
 
 

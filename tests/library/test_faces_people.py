@@ -132,3 +132,13 @@ def test_people_across_the_library(client: TestClient, services: Services, monke
     assert "Grace Hopper" in mie("people", "name", split["PersonId"], "Grace Hopper")
     assert "Grace Hopper" in json.dumps(_result(services, hopper))
     assert "Eileen Collins" in mie("people", "show", collins)
+
+    # Deleting an asset takes its faces out of the people (the people consumer follows the change stream).
+    import time
+
+    assert client.delete(f"/api/dataplane/metadata/{hopper}").status_code == 200
+    deadline = time.monotonic() + 20
+    while client.get(f"/api/people/{split['PersonId']}").json()["FaceCount"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    hopper_now = client.get(f"/api/people/{split['PersonId']}").json()
+    assert (hopper_now["Name"], hopper_now["FaceCount"], hopper_now["AssetIds"]) == ("Grace Hopper", 0, [])
