@@ -1,5 +1,6 @@
 """Face collections over HTTP (``/api/service/rekognition/*``), end to end on real photos through the in-process
-client: Rekognition's request and response shapes (checked against botocore's model) and its errors."""
+client (the dlib model runs, hence the library tier): Rekognition's request and response shapes (checked against
+botocore's model), its errors, and the ``mie faces`` commands."""
 
 from __future__ import annotations
 
