@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from typing import Any
 
@@ -90,9 +91,20 @@ def test_people_across_the_library(client: TestClient, services: Services, monke
         (celebrity,) = result["CelebrityFaces"]
         assert (celebrity["Name"], celebrity["Id"]) == ("Eileen Collins", collins)
         assert celebrity["MatchConfidence"] > 90
-        # What the search index reads of it: the name.
+        # What the search and media indexes read of it: the name, as text and as a label.
         assert any("Eileen Collins" in s.text for s in extract(result).segments)
+        assert extract(result).labels == ("Eileen Collins",)
     assert _result(services, hopper)["CelebrityFaces"] == []
+    assert extract(_result(services, hopper)).labels == ()
+    # The media index lists both photos under her name (the search consumer follows the change stream).
+    deadline = time.monotonic() + 20
+    listed: list[Any] = []
+    while time.monotonic() < deadline:
+        listed = client.get("/api/media", params={"label": "Eileen Collins"}).json()
+        if len(listed) == 2:
+            break
+        time.sleep(0.1)
+    assert sorted(item["asset_id"] for item in listed) == sorted([first, second])
     shown = client.get(f"/api/people/{collins}").json()
     assert sorted(shown["AssetIds"]) == sorted([first, second])
 
@@ -134,8 +146,6 @@ def test_people_across_the_library(client: TestClient, services: Services, monke
     assert "Eileen Collins" in mie("people", "show", collins)
 
     # Deleting an asset takes its faces out of the people (the people consumer follows the change stream).
-    import time
-
     assert client.delete(f"/api/dataplane/metadata/{hopper}").status_code == 200
     deadline = time.monotonic() + 20
     while client.get(f"/api/people/{split['PersonId']}").json()["FaceCount"] and time.monotonic() < deadline:

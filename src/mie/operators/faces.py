@@ -102,6 +102,8 @@ def people_result(faces: Sequence[AssetFace], names: Mapping[str, str | None], *
     ``Name``, ``Id`` = the PersonId and ``MatchConfidence`` = the face's :func:`similarity` to the person) or
     ``GetCelebrityRecognition`` (video: ``Celebrities`` with ``Timestamp``), which the search index already reads;
     faces of unnamed people are ``UnrecognizedFaces`` (image). ``People`` (ours) lists every face with its PersonId.
+    ``Labels`` (``DetectLabels`` / ``GetLabelDetection`` entries, one per name) put the names among the asset's
+    labels in the media index (``/api/media?label=Eileen Collins``).
     """
     every: list[JSONDict] = []
     named: list[JSONDict] = []
@@ -125,5 +127,11 @@ def people_result(faces: Sequence[AssetFace], names: Mapping[str, str | None], *
         else:
             named.append({"Urls": [], "Name": name, "Id": face.person_id, "Face": compared, "MatchConfidence": match})
     if video:
-        return {"JobStatus": "SUCCEEDED", "Celebrities": named, "People": every}
-    return {"CelebrityFaces": named, "UnrecognizedFaces": unnamed, "People": every}
+        labels = [
+            {"Timestamp": item["Timestamp"], "Label": {"Name": item["Celebrity"]["Name"], "Confidence": 100.0}}
+            for item in named
+        ]
+        return {"JobStatus": "SUCCEEDED", "Celebrities": named, "Labels": labels, "People": every}
+    names_seen = list(dict.fromkeys(str(item["Name"]) for item in named))
+    labels = [{"Name": name, "Confidence": 100.0} for name in names_seen]
+    return {"CelebrityFaces": named, "UnrecognizedFaces": unnamed, "Labels": labels, "People": every}
