@@ -88,6 +88,16 @@ def test_collections_end_to_end(client: TestClient) -> None:
     assert match["Similarity"] > 95
     assert found["SearchedFaceBoundingBox"]["Width"] > 0
 
+    # SearchFaces by FaceId: a second photo of her is found, the face itself is left out.
+    second = _call(
+        client, "index_faces", {"CollectionId": "crew", "Image": {"Bytes": _jpeg(TRANSFORMS["mirrored"](astronaut()))}}
+    )["FaceRecords"][0]["Face"]["FaceId"]
+    by_id = _call(client, "search_faces", {"CollectionId": "crew", "FaceId": face_id}, "SearchFaces")
+    assert [m["Face"]["FaceId"] for m in by_id["FaceMatches"]] == [second]
+    body = assert_error(client.post(f"{API}/search_faces", json={"CollectionId": "crew", "FaceId": "nope"}), 400)
+    assert body["Code"] == "InvalidParameterException"
+    _call(client, "delete_faces", {"CollectionId": "crew", "FaceIds": [second]})
+
     hopper = grace_hopper_path()
     if hopper is not None:
         stranger = {"CollectionId": "crew", "Image": {"Bytes": base64.b64encode(hopper.read_bytes()).decode()}}

@@ -1,8 +1,8 @@
 """Rekognition face collections, served locally: ``/api/service/rekognition/*``.
 
 ``create_collection``, ``describe_collection``, ``list_collections``, ``delete_collection``, ``index_faces``,
-``list_faces``, ``delete_faces`` and ``search_faces_by_image`` take and return the JSON of the Rekognition calls
-of the same names (``CollectionId``, ``Image{Bytes|S3Object}``, ``ExternalImageId``, ``MaxFaces``,
+``list_faces``, ``delete_faces``, ``search_faces`` and ``search_faces_by_image`` take and return the JSON of the
+Rekognition calls of the same names (``CollectionId``, ``Image{Bytes|S3Object}``, ``ExternalImageId``, ``MaxFaces``,
 ``FaceMatchThreshold``...); errors are Rekognition's exception names in MIE's error body. Our addition: an
 ``Image`` may be ``{"AssetId": ...}``, the image of an asset of the data plane. ``S3Object`` names an object of
 this engine's own object store.
@@ -318,6 +318,30 @@ def search_faces_by_image(request: Request, body: Body) -> JSONDict:
     return {
         "SearchedFaceBoundingBox": face.detail["BoundingBox"],
         "SearchedFaceConfidence": face.detail.get("Confidence", 0.0),
+        "FaceMatches": [
+            {"Similarity": round(similarity(match.distance), 3), "Face": match.face.rekognition()} for match in matches
+        ],
+        "FaceModelVersion": info.face_model_version,
+    }
+
+
+@router.post("/search_faces")
+def search_faces(request: Request, body: Body) -> JSONDict:
+    """``SearchFaces``: the faces of the collection like one of its faces (``FaceId``), that face left out."""
+    args = _object(body)
+    collection_id = check_collection_id(args.get("CollectionId"))
+    face_id = args.get("FaceId")
+    if not isinstance(face_id, str) or not face_id:
+        raise InvalidParameterError("FaceId is required")
+    max_faces = _int(args, "MaxFaces", 80, MAX_FACES_SEARCH)
+    threshold = _threshold(args)
+    store = _store(request)
+    info = store.describe_collection(collection_id)
+    embedding = store.face_embedding(collection_id, face_id)
+    found = store.search(collection_id, embedding, max_distance(threshold), max_faces + 1)
+    matches = [m for m in found if m.face.face_id != face_id][:max_faces]
+    return {
+        "SearchedFaceId": face_id,
         "FaceMatches": [
             {"Similarity": round(similarity(match.distance), 3), "Face": match.face.rekognition()} for match in matches
         ],

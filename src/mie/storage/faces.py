@@ -169,6 +169,10 @@ class FaceCollections(Protocol):
         """Delete faces by id; the ids that were deleted (unknown ones are left out)."""
         ...
 
+    def face_embedding(self, collection_id: str, face_id: str) -> bytes:
+        """The stored embedding of a face; :class:`InvalidParameterError` when the collection has no such face."""
+        ...
+
     def search(self, collection_id: str, embedding: bytes, max_distance: float, limit: int) -> list[FaceMatch]:
         """The at most ``limit`` faces nearest to ``embedding`` within ``max_distance``, nearest first."""
         ...

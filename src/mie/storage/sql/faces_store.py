@@ -25,6 +25,7 @@ from mie.storage.faces import (
     EMBEDDING_DIM,
     CollectionInfo,
     FaceMatch,
+    InvalidParameterError,
     NewFace,
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
@@ -235,6 +236,21 @@ class SqlFaceStore:
                 )
         order = {face_id: i for i, face_id in enumerate(wanted)}
         return sorted(there, key=order.__getitem__)
+
+    def face_embedding(self, collection_id: str, face_id: str) -> bytes:
+        """A face's stored embedding."""
+        with self._db.read() as conn:
+            exists = conn.execute(
+                select(face_collections.c.collection_id).where(face_collections.c.collection_id == collection_id)
+            ).first()
+            if exists is None:
+                raise _missing(collection_id)
+            embedding = conn.execute(
+                select(faces.c.embedding).where((faces.c.collection_id == collection_id) & (faces.c.face_id == face_id))
+            ).scalar()
+        if embedding is None:
+            raise InvalidParameterError(f"Face {face_id} is not in collection {collection_id}")
+        return bytes(embedding)
 
     # Search -----------------------------------------------------------------------------------------------------
 
