@@ -28,9 +28,9 @@ from mie.library.media.tools import run_ffmpeg
 from mie.operators import OperatorContext, OperatorRegistry, Runtime, Target
 from mie.operators.invoke import invoke
 from mie.testing import OperatorRun, harness, run_operator
+from tests.aws_shapes import violations
 from tests.helpers import make_workflow, upload, wait_for
 from tests.library import media_fixtures as mf
-from tests.aws_shapes import violations
 
 pytestmark = pytest.mark.skipif(not mf.have_ffmpeg(), reason="ffmpeg/ffprobe are not installed")
 

@@ -17,6 +17,7 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("spacy")
 pytest.importorskip("rapidocr")
 pytest.importorskip("trackers")
+pytest.importorskip("dlib")
 Image = pytest.importorskip("PIL.Image")
 skdata = pytest.importorskip("skimage.data")
 
@@ -51,6 +52,16 @@ out["transcript"] = run.results["TranscribeAudio"]["results"]["transcripts"][0][
 run = run_operator(comprehend_entities, {"Text": media / "news.txt"})
 stored = run.results["entities"]["Results"][0]
 out["entities"] = [e["Text"] for e in json.loads(stored)["Entities"]]
+from mie.testing import harness
+from mie.library.vision import recognition
+from mie.library.vision.embeddings import FACE_MODEL_VERSION, embed_file
+from mie.storage.faces import NewFace
+with harness() as h:
+    h.faces.create_collection("crew", FACE_MODEL_VERSION)
+    (face,) = embed_file(media / "astronaut.png")
+    h.faces.index_faces("crew", [NewFace(face.embedding, face.detail["BoundingBox"], 99.0, "i", "astronaut")])
+    run = h.run(recognition.face_search_image, media / "mirrored.png", configuration={"CollectionId": "crew"})
+    out["faces"] = [m["Face"]["ExternalImageId"] for m in run.results["faceSearch"]["FaceMatches"]]
 print(json.dumps(out))
 """
 
@@ -65,6 +76,8 @@ def _unshare_works() -> bool:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None, reason="needs espeak-ng")
 def test_every_model_backed_operator_runs_without_a_network(tmp_path: Path) -> None:
     Image.fromarray(skdata.chelsea()).save(tmp_path / "cat.png")
+    Image.fromarray(skdata.astronaut()).save(tmp_path / "astronaut.png")
+    Image.fromarray(skdata.astronaut()[:, ::-1]).save(tmp_path / "mirrored.png")
     from PIL import ImageDraw, ImageFont
 
     sign = Image.new("RGB", (900, 200), "white")
@@ -105,3 +118,4 @@ def test_every_model_backed_operator_runs_without_a_network(tmp_path: Path) -> N
     assert "train" in found["transcript"].lower()
     assert "station" in found["transcript"].lower()
     assert {"Angela Merkel", "Paris", "Siemens"} <= set(found["entities"])
+    assert found["faces"] == ["astronaut"]

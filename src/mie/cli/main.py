@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 
 import mie
+from mie.cli.faces import faces_app
 from mie.cli.notifications import notification_app
+from mie.cli.people import people_app
 from mie.cli.resources import asset_app, execution_app, operator_app, workflow_app
 from mie.cli.run import run as run_command
 from mie.cli.search import index_app
@@ -36,6 +38,8 @@ app.add_typer(execution_app, name="execution", rich_help_panel="Records")
 app.add_typer(operator_app, name="operator", rich_help_panel="Records")
 app.add_typer(workflow_app, name="workflow", rich_help_panel="Records")
 app.add_typer(notification_app, name="notification", rich_help_panel="Records")
+app.add_typer(faces_app, name="faces", rich_help_panel="Records")
+app.add_typer(people_app, name="people", rich_help_panel="Records")
 console = Console()
 err = Console(stderr=True)
 
