@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ pytest.importorskip("botocore")
 from mie.library import vision
 from mie.library.vision import text as vision_text
 from mie.operators import OperatorRegistry
-from mie.testing import OperatorRun, run_operator
+from mie.testing import Harness, OperatorRun, harness, run_operator
 from tests.aws_shapes import assert_output_shape, service_model
 from tests.library import media_fixtures as mf
 from tests.library import test_vision as vision_test
@@ -35,6 +36,10 @@ AWS_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
     "personTracking": (("rekognition", "GetPersonTracking"),),
     "contentModerationImage": (("rekognition", "DetectModerationLabels"),),
     "contentModeration": (("rekognition", "GetContentModeration"),),
+    "faceSearchImage": (("rekognition", "SearchFacesByImage"),),
+    "faceSearch": (("rekognition", "GetFaceSearch"),),
+    "celebrityRecognitionImage": (("rekognition", "RecognizeCelebrities"),),
+    "celebrityRecognition": (("rekognition", "GetCelebrityRecognition"),),
     "faceDetectionImage": (("rekognition", "DetectFaces"),),
     "faceDetection": (("rekognition", "GetFaceDetection"),),
     "textDetectionImage": (("rekognition", "DetectText"),),
@@ -63,6 +68,8 @@ NOT_AWS: dict[str, str] = {
     "WebToVTTCaptions": "MIE's CaptionsCollection",
     "TranslateWebCaptions": "MIE's WebCaptions format (each caption translated)",
     "Transcode": "a job's media outputs",
+    "peopleRecognitionImage": "ours: RecognizeCelebrities' members plus People and Labels (no AWS call clusters faces)",
+    "peopleRecognition": "ours: GetCelebrityRecognition's members plus People and Labels",
     "Mediaconvert": "a job's media outputs (MIE's Audio MP4)",
     "Polly": "MIE's PollyCollection of synthesised audio (Polly's task records are not stored by MIE either)",
     "PollyWebCaptions": "MIE's PollyCollection of synthesised audio per caption language",
@@ -150,6 +157,42 @@ def test_content_moderation_is_get_content_moderation(media: dict[str, Path]) ->
     run = run_operator(vision.content_moderation, {"Video": media["stills"], "Frames": media["stills-frames"]})
     pages = assert_stored(run, "contentModeration", "rekognition", "GetContentModeration")
     assert pages[0]["JobStatus"] == "SUCCEEDED"
+
+
+@pytest.fixture
+def enrolled(tmp_path: Path, media: dict[str, Path]) -> Iterator[Harness]:
+    """A harness whose face store has the astronaut enrolled in ``celebrities`` (skips without dlib)."""
+    faces_test = pytest.importorskip("tests.library.test_faces_operators")
+    with harness(tmp_path / "h") as found:
+        faces_test._enrol(found, "celebrities", media["astronaut"], "Eileen_Collins")
+        yield found
+
+
+def test_face_search_image_is_search_faces_by_image(enrolled: Harness, media: dict[str, Path]) -> None:
+    run = enrolled.run(vision.face_search_image, media["astronaut"], configuration={"CollectionId": "celebrities"})
+    (page,) = assert_stored(run, "faceSearch", "rekognition", "SearchFacesByImage")
+    assert page["FaceMatches"]
+
+
+@vision_test.needs_ffmpeg
+def test_face_search_is_get_face_search(enrolled: Harness, media: dict[str, Path]) -> None:
+    inputs = {"Video": media["stills"], "Frames": media["stills-frames"]}
+    run = enrolled.run(vision.face_search, inputs, configuration={"CollectionId": "celebrities"})
+    pages = assert_stored(run, "faceSearch", "rekognition", "GetFaceSearch")
+    assert any(page["Persons"] for page in pages)
+
+
+def test_celebrity_recognition_image_is_recognize_celebrities(enrolled: Harness, media: dict[str, Path]) -> None:
+    run = enrolled.run(vision.celebrity_recognition_image, media["astronaut"])
+    (page,) = assert_stored(run, "celebrityRecognition", "rekognition", "RecognizeCelebrities")
+    assert [face["Name"] for face in page["CelebrityFaces"]] == ["Eileen_Collins"]
+
+
+@vision_test.needs_ffmpeg
+def test_celebrity_recognition_is_get_celebrity_recognition(enrolled: Harness, media: dict[str, Path]) -> None:
+    run = enrolled.run(vision.celebrity_recognition, {"Video": media["stills"], "Frames": media["stills-frames"]})
+    pages = assert_stored(run, "celebrityRecognition", "rekognition", "GetCelebrityRecognition")
+    assert any(page["Celebrities"] for page in pages)
 
 
 def test_face_detection_image_is_detect_faces(cascades: None, media: dict[str, Path]) -> None:

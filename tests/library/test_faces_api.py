@@ -19,9 +19,9 @@ from PIL import Image
 
 from mie.bootstrap import Services
 from mie.library.vision import _dlib, embeddings
-from tests.helpers import assert_error
+from tests.aws_shapes import violations
+from tests.helpers import API_KEY, assert_error
 from tests.library.face_photos import TRANSFORMS, astronaut, grace_hopper_path
-from tests.rekognition_shapes import problems
 
 if not _dlib.available():
     pytest.skip("dlib or face_recognition_models is not installed", allow_module_level=True)
@@ -40,7 +40,7 @@ def _call(client: TestClient, name: str, body: dict[str, Any], operation: str | 
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     if operation is not None:
-        assert problems(operation, result) == []
+        assert violations("rekognition", operation, result) == []
     return result
 
 
@@ -57,7 +57,7 @@ def test_collections_end_to_end(client: TestClient) -> None:
     # An empty collection finds nothing.
     empty = _call(client, "search_faces_by_image", {"CollectionId": "crew", "Image": {"Bytes": _jpeg(astronaut())}})
     assert empty["FaceMatches"] == []
-    assert problems("SearchFacesByImage", empty) == []
+    assert violations("rekognition", "SearchFacesByImage", empty) == []
 
     indexed = _call(
         client,
@@ -186,7 +186,7 @@ def test_mie_faces_commands(client: TestClient, monkeypatch: pytest.MonkeyPatch,
     runner = CliRunner()
 
     def mie(*args: str) -> str:
-        result = runner.invoke(cli, [*args, "--api-key", "test-key"])
+        result = runner.invoke(cli, [*args, "--api-key", API_KEY])
         assert result.exit_code == 0, (result.output, result.exception)
         return result.output
 
@@ -198,6 +198,6 @@ def test_mie_faces_commands(client: TestClient, monkeypatch: pytest.MonkeyPatch,
     assert '"FaceCount": 1' in mie("faces", "collections", "--json")
     assert "deleted" in mie("faces", "delete", "crew", match["Face"]["FaceId"])
     assert "deleted collection crew" in mie("faces", "delete-collection", "crew")
-    failed = runner.invoke(cli, ["faces", "list", "crew", "--api-key", "test-key"])
+    failed = runner.invoke(cli, ["faces", "list", "crew", "--api-key", API_KEY])
     assert failed.exit_code != 0
     assert "does not exist" in failed.output

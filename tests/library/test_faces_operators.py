@@ -22,8 +22,8 @@ from mie.library.vision import _dlib
 from mie.library.vision.embeddings import FACE_MODEL_VERSION, embed_file
 from mie.storage.faces import NewFace
 from mie.testing import Harness, harness
+from tests.aws_shapes import violations
 from tests.library.face_photos import TRANSFORMS, astronaut, grace_hopper_path
-from tests.rekognition_shapes import problems
 
 if not _dlib.available():
     pytest.skip("dlib or face_recognition_models is not installed", allow_module_level=True)
@@ -84,7 +84,7 @@ def test_face_search_image_finds_the_enrolled_face(h: Harness, photos: dict[str,
     run = h.run(vision.face_search_image, photos["other"], configuration={"CollectionId": "crew"})
     assert run.status == "Complete", run.output
     result = run.results["faceSearch"]
-    assert problems("SearchFacesByImage", result) == []
+    assert violations("rekognition", "SearchFacesByImage", result) == []
     (match,) = result["FaceMatches"]
     assert match["Face"]["FaceId"] == face_id
     assert match["Face"]["ExternalImageId"] == "Eileen_Collins"
@@ -126,7 +126,7 @@ def test_celebrity_recognition_image_names_the_enrolled_person(h: Harness, photo
     _enrol(h, "celebrities", photos["astronaut"], "Eileen_Collins")
     run = h.run(vision.celebrity_recognition_image, photos["other"])
     result = run.results["celebrityRecognition"]
-    assert problems("RecognizeCelebrities", result) == []
+    assert violations("rekognition", "RecognizeCelebrities", result) == []
     (celebrity,) = result["CelebrityFaces"]
     assert celebrity["Name"] == "Eileen_Collins"
     assert celebrity["MatchConfidence"] > 95
@@ -153,14 +153,14 @@ def test_video_face_search_and_celebrities(h: Harness, photos: dict[str, Path]) 
     run = h.run(vision.face_search, photos["clip"], configuration={"CollectionId": "celebrities"})
     assert run.status == "Complete", run.output
     page = _only(run.results["faceSearch"])
-    assert problems("GetFaceSearch", page) == []
+    assert violations("rekognition", "GetFaceSearch", page) == []
     persons = page["Persons"]
     assert [p["Timestamp"] for p in persons] == [2000, 3000]  # the astronaut is on screen from 2 s
     assert {p["Person"]["Index"] for p in persons} == {0}  # one person across frames
     assert all(p["FaceMatches"][0]["Face"]["FaceId"] == face_id for p in persons)
     run = h.run(vision.celebrity_recognition, photos["clip"])
     page = _only(run.results["celebrityRecognition"])
-    assert problems("GetCelebrityRecognition", page) == []
+    assert violations("rekognition", "GetCelebrityRecognition", page) == []
     assert [(c["Timestamp"], c["Celebrity"]["Name"]) for c in page["Celebrities"]] == [
         (2000, "Eileen_Collins"),
         (3000, "Eileen_Collins"),

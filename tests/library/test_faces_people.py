@@ -26,7 +26,7 @@ from mie.library.vision import _dlib
 from mie.operators import Runtime
 from mie.operators.invoke import invoke
 from mie.operators.registry import Target
-from tests.helpers import assert_error
+from tests.helpers import API_KEY, assert_error
 from tests.library.face_photos import TRANSFORMS, astronaut, grace_hopper_path
 
 if not _dlib.available() or grace_hopper_path() is None:
@@ -135,7 +135,7 @@ def test_people_across_the_library(client: TestClient, services: Services, monke
     runner = CliRunner()
 
     def mie(*args: str) -> str:
-        result = runner.invoke(cli, [*args, "--api-key", "test-key"])
+        result = runner.invoke(cli, [*args, "--api-key", API_KEY])
         assert result.exit_code == 0, (result.output, result.exception)
         return result.output
 

@@ -17,9 +17,9 @@ pytest.importorskip("dlib")
 from mie.bootstrap import Services
 from mie.library import vision
 from mie.library.vision import _dlib
+from tests.aws_shapes import violations
 from tests.helpers import make_workflow, upload, wait_for
 from tests.library.face_photos import TRANSFORMS, astronaut
-from tests.rekognition_shapes import problems
 
 if not _dlib.available():
     pytest.skip("dlib or face_recognition_models is not installed", allow_module_level=True)
@@ -67,7 +67,7 @@ def test_face_operators_in_a_workflow(services: Services, client: TestClient) ->
         return body
 
     search = results("faceSearch")
-    assert problems("SearchFacesByImage", search) == []
+    assert violations("rekognition", "SearchFacesByImage", search) == []
     assert [m["Face"]["ExternalImageId"] for m in search["FaceMatches"]] == ["Eileen_Collins"]
     celebrities = results("celebrityRecognition")
     assert [c["Name"] for c in celebrities["CelebrityFaces"]] == ["Eileen_Collins"]
