@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mie.cli import render
+from mie.cli import insights, render
 from mie.cli.client import (
     ApiError,
     ApiKeyOption,
@@ -132,6 +132,8 @@ class Run:
     results: dict[str, Any] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)
     results_error: str | None = None
+    found: insights.Insights | None = None
+    asset_url: str | None = None
 
     @property
     def id(self) -> str:
@@ -149,6 +151,11 @@ class Run:
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def shown_status(self) -> str:
+        """The status to print (``Cancelled`` for a cancelled execution, which MIE ends as ``Error``)."""
+        return render.execution_status(self.record)
 
     def elapsed(self) -> float | None:
         created = render.created_of(self.record)
@@ -312,6 +319,15 @@ def fetch_results(client: MieClient, run: Run) -> None:
         run.results_error = exc.message
 
 
+def read_insights(client: MieClient, run: Run) -> None:
+    """Fetch the results of a finished run and what they say; the link to its asset's page in the web UI."""
+    fetch_results(client, run)
+    if run.asset_id:
+        run.asset_url = f"{client.url}/assets/{run.asset_id}"
+    if run.results_error is None:
+        run.found = insights.collect(run.results)
+
+
 # Display -------------------------------------------------------------------------------------------------------
 
 
@@ -321,7 +337,7 @@ def _header(run: Run) -> Text:
     if run.file is not None:
         text.append(f"  → {run.workflow}")
     text.append("  ")
-    text.append_text(render.styled_status(run.status))
+    text.append_text(render.styled_status(run.shown_status))
     stage = run.record.get("CurrentStage")
     if stage and not run.done:
         text.append(f"  stage {stage}")
@@ -396,44 +412,69 @@ class LogDisplay:
                     self._say(run, f"  {item.get('Operation')}: {detail}")
 
 
+def operators_line(record: dict[str, Any]) -> Text | None:
+    """``17 Complete`` — operators by status, naming those that did not complete (with their error)."""
+    rows = render.operator_outputs(record)
+    if not rows:
+        return None
+    counts: dict[str, list[str]] = {}
+    for row in rows:
+        counts.setdefault(str(row["Status"]), []).append(str(row["Operator"]))
+    text = Text()
+    for index, (status, names) in enumerate(sorted(counts.items(), key=lambda kv: (kv[0] != "Complete", kv[0]))):
+        if index:
+            text.append("; ")
+        text.append(f"{len(names)} ")
+        text.append_text(render.styled_status(status))
+        if status not in ("Complete", "Skipped"):
+            text.append(": " + ", ".join(names))
+    for row in rows:
+        if row.get("Error"):
+            text.append(f"\n{row['Operator']}: ", style="red")
+            text.append(render.shorten(str(row["Error"]), 200))
+    return text
+
+
 def summary(run: Run) -> RenderableType:
-    """What a finished (or abandoned) execution did: status, duration, operators' outputs, data-plane results."""
-    ok = run.status == "Complete"
+    """What a finished (or abandoned) execution found: status, duration, the findings, a link to the asset."""
+    status = run.shown_status
+    ok = status == "Complete"
     head = Text()
-    head.append("✔ " if ok else ("✘ " if run.status == "Error" else "… "), style="green" if ok else "red")
+    mark, style = ("✔ ", "green") if ok else ("⊘ ", "yellow") if status == "Cancelled" else ("✘ ", "red")
+    if not run.done:
+        mark, style = "… ", "yellow"
+    head.append(mark, style=style)
     head.append(run.label, style="bold")
     if run.file is not None:
-        head.append(f"  workflow {run.workflow}")
+        head.append(f"  {run.workflow}")
     head.append("  ")
-    head.append_text(render.styled_status(run.status))
+    head.append_text(render.styled_status(status))
     if run.done:
         head.append(f" in {render.duration(run.elapsed())}")
     else:
         head.append(f" after {render.duration(run.elapsed())}, still running")
-    info = Table.grid(padding=(0, 2))
-    info.add_row("execution", run.id)
+    info = insights.grid()
     info.add_row("asset", str(run.asset_id))
+    info.add_row("execution", run.id)
     if run.record.get("Message"):
-        info.add_row(Text("message", style="red" if run.status == "Error" else ""), escape(str(run.record["Message"])))
+        style = "red" if status == "Error" else "yellow" if status == "Cancelled" else ""
+        info.add_row("message", Text(str(run.record["Message"]), style=style))
+    operators = operators_line(run.record)
+    if operators is not None:
+        info.add_row("operators", operators)
     parts: list[RenderableType] = [head, render.indent(info, 2)]
-    outputs = render.outputs_table(run.record)
-    if outputs is not None:
-        parts += [render.indent(Text("operators", style="bold"), 2), render.indent(outputs, 4)]
-    if run.done:
-        parts.append(render.indent(Text("results", style="bold"), 2))
-        if run.results_error:
-            parts.append(render.indent(Text(f"cannot read the results: {run.results_error}", style="red"), 4))
-        elif run.results:
-            table = Table("Operator", "Result", box=None, pad_edge=False, header_style="bold")
-            for name, value in run.results.items():
-                pages = run.pages.get(name, 1)
-                text = render.summarize(value)
-                if pages > 1:
-                    text = f"{pages} pages; first: {render.summarize(value[0], 80)}"
-                table.add_row(escape(name), escape(text))
-            parts.append(render.indent(table, 4))
-        else:
-            parts.append(render.indent(Text("(no data-plane results)", style="dim"), 4))
+    if not run.done:
+        return Group(*parts)
+    if run.results_error:
+        info.add_row("results", Text(f"cannot read them: {run.results_error}", style="red"))
+        return Group(*parts)
+    found = run.found if run.found is not None else insights.collect(run.results)
+    if not run.results:
+        info.add_row("results", Text("none", style="dim"))
+    insights.add_rows(info, found, run.asset_url)
+    others = insights.others_table(found)
+    if others is not None:
+        parts.append(render.indent(others, 2))
     return Group(*parts)
 
 
@@ -459,7 +500,10 @@ def follow_and_report(client: MieClient, runs: list[Run], *, after: int, timeout
         raise typer.Exit(130) from None
     for run in runs:
         if run.done:
-            fetch_results(client, run)
+            if as_json:
+                fetch_results(client, run)
+            else:
+                read_insights(client, run)
     if as_json:
         print_json([r.document() for r in runs])
     else:
@@ -470,7 +514,7 @@ def follow_and_report(client: MieClient, runs: list[Run], *, after: int, timeout
         if len(runs) > 1:
             counts: dict[str, int] = {}
             for run in runs:
-                counts[run.status] = counts.get(run.status, 0) + 1
+                counts[run.shown_status] = counts.get(run.shown_status, 0) + 1
             out.print()
             out.print(f"{len(runs)} executions: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     code = 0
