@@ -140,3 +140,22 @@ def test_asset_and_execution_commands(server: MieServer, client: httpx.Client, w
     assert client.get(f"/api/dataplane/metadata/{asset_id}").status_code == 200
     mie(server, "asset", "delete", asset_id, "--yes")
     assert client.get(f"/api/dataplane/metadata/{asset_id}").status_code == 404
+
+
+def test_mie_run_analyses_a_folder_recursively(server: MieServer, workflow: str, tone: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "recordings"
+    (folder / "day 2").mkdir(parents=True)
+    (folder / ".cache").mkdir()
+    shutil.copy(tone, folder / "a.wav")
+    shutil.copy(tone, folder / "day 2" / "b.wav")
+    shutil.copy(tone, folder / ".cache" / "hidden.wav")
+    (folder / "notes.txt").write_text("not media")
+    proc = mie(server, "run", str(folder), "--workflow", workflow, "--json", "--timeout", "60")
+    runs = json.loads(proc.stdout)
+    assert sorted(Path(r["file"]).name for r in runs) == ["a.wav", "b.wav"]
+    assert all(find(r, "Status") == "Complete" for r in runs), runs
+    text = mie(server, "run", str(folder), "--workflow", workflow, "--timeout", "60").stdout
+    assert "a.wav" in text
+    assert "b.wav" in text
+    assert "2 executions: 2 Complete" in text
+    assert "/assets/" in text  # each file's link to its asset page

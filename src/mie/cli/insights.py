@@ -439,10 +439,10 @@ def _joined(parts: Iterable[Text], tail: str = "") -> Text:
     return out
 
 
-def labels_line(ins: Insights) -> Text:
+def labels_line(ins: Insights, limit: int = TOP) -> Text:
     """``Person 8 [9 boxes], Motorcycle 5, …`` — frames per label (one image: by confidence)."""
     timed = len(ins.label_frames) > 1
-    text = _joined((_seen(c, timed) for c in _top(ins.labels)), _more(ins.labels))
+    text = _joined((_seen(c, timed) for c in _top(ins.labels, limit)), _more(ins.labels, limit))
     if timed:
         text.append(f"  (frames of {len(ins.label_frames)} with labels)", style="dim")
     return text
@@ -465,21 +465,25 @@ def people_line(ins: Insights) -> Text:
     return _joined((_seen(c, timed) for c in _top(ins.people)), _more(ins.people) + tail)
 
 
-def text_line(ins: Insights) -> Text:
+def text_line(ins: Insights, limit: int = TOP) -> Text:
     if not ins.text:
         return Text("none found", style="dim")
-    parts = [Text(f"“{c.name}”") + Text(f" {clock(c.first)}", style="cyan") for c in _top(ins.text)]
-    return _joined(parts, _more(ins.text))
+    # Times only for a video (an image's text is all at 00:00).
+    timed = any(c.frames != {0} for c in ins.text.values())
+    parts = [
+        Text(f"“{c.name}”") + Text(f" {clock(c.first)}" if timed else "", style="cyan") for c in _top(ins.text, limit)
+    ]
+    return _joined(parts, _more(ins.text, limit))
 
 
-def transcript_block(ins: Insights, lines: int = TRANSCRIPT_LINES) -> Text:
+def transcript_block(ins: Insights, lines: int = TRANSCRIPT_LINES, *, tail: bool = True) -> Text:
     text = Text()
     for index, (start, line) in enumerate(ins.transcript[:lines]):
         if index:
             text.append("\n")
         text.append(clock(start * 1000 if start is not None else None), style="cyan")
         text.append(" " + render.shorten(line, 110))
-    if len(ins.transcript) > lines:
+    if tail and len(ins.transcript) > lines:
         text.append(f"\n… {len(ins.transcript) - lines} more lines, {ins.transcript_words} words", style="dim")
     return text
 
@@ -521,8 +525,23 @@ def grid() -> Table:
     return table
 
 
-def add_rows(table: Table, ins: Insights, asset_url: str | None = None) -> Table:
-    """A row per kind of finding that some result carries, then the asset page's link."""
+def add_rows(table: Table, ins: Insights, asset_url: str | None = None, *, brief: bool = False) -> Table:
+    """A row per kind of finding that some result carries, then the asset page's link. ``brief`` (one file of
+    many): what is seen and heard only — labels, faces, people, text on screen, the first line of speech."""
+    if brief:
+        if ins.labels:
+            table.add_row("labels", labels_line(ins, limit=5))
+        if ins.faces:
+            table.add_row("faces", faces_line(ins))
+        if ins.people:
+            table.add_row("people", people_line(ins))
+        if ins.text:
+            table.add_row("on screen", text_line(ins, limit=3))
+        if ins.transcript:
+            table.add_row("speech", transcript_block(ins, lines=1, tail=False))
+        if asset_url:
+            table.add_row("open", Text(asset_url, style="link " + asset_url))
+        return table
     if ins.media:
         table.add_row("media", escape(ins.media))
     if ins.label_results:

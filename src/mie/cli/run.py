@@ -112,6 +112,37 @@ def media_type_of(path: Path) -> str | None:
     return sniffed
 
 
+#: Media types ``mie run DIR`` picks up in a folder (text files there are notes, not media).
+FOLDER_MEDIA = frozenset({"Video", "Audio", "Image"})
+
+
+def expand(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; folders walked recursively for media files (by content, else extension), sorted, hidden
+    files and folders skipped. Raises ``typer.BadParameter`` for a folder with no media in it."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = [
+            p
+            for p in sorted(path.rglob("*"))
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and media_type_of(p) in FOLDER_MEDIA
+        ]
+        if not found:
+            raise typer.BadParameter(f"{path} holds no image, video or audio files", param_hint="FILES")
+        out.extend(found)
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for p in out:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique
+
+
 def upload_key(path: Path) -> str:
     """Where an uploaded file lands before the server moves it under its asset: unique per run."""
     return f"upload/{uuid.uuid4().hex[:12]}/{path.name}"
@@ -345,20 +376,59 @@ def _header(run: Run) -> Text:
     return text
 
 
+#: With more executions than this the live view shows one line per running execution and an overall bar.
+DETAILED_RUNS = 3
+#: Running executions listed at most in the compact live view.
+COMPACT_LINES = 8
+
+
+def _percent(run: Run) -> float | None:
+    """The mean progress of the current stage's operators that report one."""
+    values = [
+        float(p["Percent"])
+        for p in run.record.get("Progress") or []
+        if isinstance(p.get("Percent"), int | float) and not isinstance(p.get("Percent"), bool)
+    ]
+    return sum(values) / len(values) if values else None
+
+
 class LiveDisplay:
-    """A Rich live view (terminals): per execution its status, stage and its operators' progress."""
+    """A Rich live view (terminals): per execution its status, stage and its operators' progress; for many
+    executions (a folder) one bar for all and a line per running one."""
 
     def __init__(self, runs: Sequence[Run]) -> None:
         self.runs = runs
         self.live = Live(get_renderable=self.render, console=err, refresh_per_second=4, transient=True)
 
     def render(self) -> RenderableType:
+        if len(self.runs) > DETAILED_RUNS:
+            return self.render_compact()
         parts: list[RenderableType] = []
         for run in self.runs:
             parts.append(_header(run))
             table = render.progress_table(run.record.get("Progress") or []) if not run.done else None
             if table is not None:
                 parts.append(render.indent(table, 2))
+        return Group(*parts)
+
+    def render_compact(self) -> RenderableType:
+        from rich.progress_bar import ProgressBar
+
+        ended = [r for r in self.runs if r.done]
+        failed = sum(1 for r in ended if r.shown_status != "Complete")
+        bar = Table.grid(padding=(0, 1))
+        summary = f"{len(ended)}/{len(self.runs)} done" + (f", {failed} not complete" if failed else "")
+        bar.add_row(ProgressBar(total=len(self.runs), completed=len(ended), width=30), Text(summary))
+        parts: list[RenderableType] = [bar]
+        active = [r for r in self.runs if not r.done]
+        for run in active[:COMPACT_LINES]:
+            line = _header(run)
+            percent = _percent(run)
+            if percent is not None:
+                line.append(f"  {percent:.0f}%", style="cyan")
+            parts.append(render.indent(line, 2))
+        if len(active) > COMPACT_LINES:
+            parts.append(render.indent(Text(f"… {len(active) - COMPACT_LINES} more", style="dim"), 2))
         return Group(*parts)
 
     def __enter__(self) -> LiveDisplay:
@@ -435,8 +505,9 @@ def operators_line(record: dict[str, Any]) -> Text | None:
     return text
 
 
-def summary(run: Run) -> RenderableType:
-    """What a finished (or abandoned) execution found: status, duration, the findings, a link to the asset."""
+def summary(run: Run, *, brief: bool = False) -> RenderableType:
+    """What a finished (or abandoned) execution found: status, duration, the findings, a link to the asset.
+    ``brief`` (one of many files): the head line, what was seen and heard, the link."""
     status = run.shown_status
     ok = status == "Complete"
     head = Text()
@@ -454,13 +525,14 @@ def summary(run: Run) -> RenderableType:
     else:
         head.append(f" after {render.duration(run.elapsed())}, still running")
     info = insights.grid()
-    info.add_row("asset", str(run.asset_id))
-    info.add_row("execution", run.id)
+    if not brief:
+        info.add_row("asset", str(run.asset_id))
+        info.add_row("execution", run.id)
     if run.record.get("Message"):
         style = "red" if status == "Error" else "yellow" if status == "Cancelled" else ""
         info.add_row("message", Text(str(run.record["Message"]), style=style))
     operators = operators_line(run.record)
-    if operators is not None:
+    if operators is not None and (not brief or status != "Complete"):
         info.add_row("operators", operators)
     parts: list[RenderableType] = [head, render.indent(info, 2)]
     if not run.done:
@@ -471,8 +543,8 @@ def summary(run: Run) -> RenderableType:
     found = run.found if run.found is not None else insights.collect(run.results)
     if not run.results:
         info.add_row("results", Text("none", style="dim"))
-    insights.add_rows(info, found, run.asset_url)
-    others = insights.others_table(found)
+    insights.add_rows(info, found, run.asset_url, brief=brief)
+    others = insights.others_table(found) if not brief else None
     if others is not None:
         parts.append(render.indent(others, 2))
     return Group(*parts)
@@ -507,10 +579,11 @@ def follow_and_report(client: MieClient, runs: list[Run], *, after: int, timeout
     if as_json:
         print_json([r.document() for r in runs])
     else:
+        brief = len(runs) > DETAILED_RUNS
         for index, run in enumerate(runs):
-            if index:
+            if index and not brief:
                 out.print()
-            out.print(summary(run))
+            out.print(summary(run, brief=brief))
         if len(runs) > 1:
             counts: dict[str, int] = {}
             for run in runs:
@@ -551,22 +624,76 @@ def _check_workflows(client: MieClient, wanted: dict[str, list[str]]) -> None:
             ) from exc
 
 
-def _upload(client: MieClient, path: Path, bucket: str, key: str, show_progress: bool) -> None:
-    if not show_progress:
-        client.upload(path, bucket, key)
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+class Uploads:
+    """One upload progress bar for every file of a run (bytes of all files; the file being sent named)."""
 
-    with Progress(
-        TextColumn("uploading {task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(escape(path.name), total=path.stat().st_size)
-        client.upload(path, bucket, key, on_progress=lambda n: progress.advance(task, n))
+    def __init__(self, paths: Sequence[Path], show: bool) -> None:
+        self.count = len(paths)
+        self.progress: Any = None
+        if show:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            self.progress = Progress(
+                TextColumn("uploading {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.task = self.progress.add_task("", total=sum(p.stat().st_size for p in paths))
+
+    def __enter__(self) -> Uploads:
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+
+    def upload(self, client: MieClient, index: int, path: Path, bucket: str, key: str) -> None:
+        if self.progress is None:
+            client.upload(path, bucket, key)
+            return
+        where = f"{index + 1}/{self.count} " if self.count > 1 else ""
+        self.progress.update(self.task, description=escape(where + path.name))
+        client.upload(path, bucket, key, on_progress=lambda n: self.progress.advance(self.task, n))
+
+
+def labels_of(paths: Sequence[Path]) -> list[str]:
+    """What each file is called in the display: its name, or its path where two files share a name."""
+    names = [p.name for p in paths]
+    return [p.name if names.count(p.name) == 1 else str(p) for p in paths]
+
+
+def _start(
+    client: MieClient,
+    uploads: Uploads,
+    index: int,
+    path: Path,
+    *,
+    kind: str,
+    name: str,
+    label: str,
+    configuration: dict[str, Any] | None,
+    started: Sequence[Run],
+) -> Run:
+    """Upload one file and start its execution; an error names the file and what already started."""
+    bucket = client.connection.bucket
+    key = upload_key(path)
+    try:
+        uploads.upload(client, index, path, bucket, key)
+        body: dict[str, Any] = {"Name": name, "Input": {"Media": {kind: {"S3Bucket": bucket, "S3Key": key}}}}
+        if configuration is not None:
+            body["Configuration"] = configuration
+        record = client.post("/api/workflow/execution", body)
+    except CliError as exc:
+        if started:
+            exc.message += " (already started: " + ", ".join(f"{r.label} ({r.id})" for r in started) + ")"
+        exc.message = f"{path}: {exc.message}"
+        raise
+    return Run(label=label, workflow=name, record=record, file=str(path))
 
 
 @guarded
@@ -574,7 +701,12 @@ def run(
     *,
     files: Annotated[
         list[Path],
-        typer.Argument(exists=True, dir_okay=False, readable=True, show_default=False, help="media files to analyse"),
+        typer.Argument(
+            exists=True,
+            readable=True,
+            show_default=False,
+            help="media files, or folders to analyse every image, video and audio file in (recursively)",
+        ),
     ],
     workflow: Annotated[
         str | None,
@@ -608,13 +740,15 @@ def run(
     api_key: ApiKeyOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Upload FILEs, run a workflow on each and follow them live; print a summary of what the operators found.
+    """Upload FILEs (or every media file in a folder), run a workflow on each and follow them live; print what
+    the operators found (labels, faces, text on screen, speech, entities, captions) with a link to each asset.
 
     Exit status 1 when an execution ends in Error (or on --timeout), 2 on bad arguments.
     """
     configuration = parse_config(config)
     plan: list[tuple[Path, str, str]] = []
     wanted: dict[str, list[str]] = {}
+    files = expand(files)
     for path in files:
         kind = media_type.value if media_type is not None else media_type_of(path)
         if kind is None:
@@ -629,28 +763,27 @@ def run(
         _check_workflows(client, wanted)
         after = 0 if no_wait else change_head(client)
         runs: list[Run] = []
-        for path, kind, name in plan:
-            key = upload_key(path)
-            try:
-                _upload(client, path, connection.bucket, key, show_progress=not as_json and err.is_terminal)
-                body: dict[str, Any] = {
-                    "Name": name,
-                    "Input": {"Media": {kind: {"S3Bucket": connection.bucket, "S3Key": key}}},
-                }
-                if configuration is not None:
-                    body["Configuration"] = configuration
-                record = client.post("/api/workflow/execution", body)
-            except CliError as exc:
-                if runs:
-                    started = ", ".join(f"{r.label} ({r.id})" for r in runs)
-                    exc.message += f" (already started: {started})"
-                exc.message = f"{path}: {exc.message}"
-                raise
-            runs.append(Run(label=path.name, workflow=name, record=record, file=str(path)))
-            if not as_json and not no_wait:
-                err.print(
-                    f"started {escape(name)} on {escape(str(path))}: execution {record.get('Id')}", soft_wrap=True
+        labels = labels_of([path for path, _, _ in plan])
+        uploads = Uploads([path for path, _, _ in plan], show=not as_json and err.is_terminal)
+        with uploads:
+            for index, (path, kind, name) in enumerate(plan):
+                runs.append(
+                    _start(
+                        client,
+                        uploads,
+                        index,
+                        path,
+                        kind=kind,
+                        name=name,
+                        label=labels[index],
+                        configuration=configuration,
+                        started=runs,
+                    )
                 )
+                if not as_json and not no_wait and len(plan) <= DETAILED_RUNS:
+                    err.print(f"started {escape(name)} on {escape(str(path))}: execution {runs[-1].id}", soft_wrap=True)
+        if not as_json and not no_wait and len(plan) > DETAILED_RUNS:
+            err.print(f"started {len(runs)} executions", soft_wrap=True)
         if no_wait:
             if as_json:
                 print_json([r.document() for r in runs])
