@@ -70,6 +70,8 @@ def _language(operator: str) -> str:
     return tail if sep and head and 2 <= len(tail) <= 7 else ""
 
 
+#: Terminals at least this wide also show each hit's AssetId.
+WIDE = 130
 #: How the server's other kinds of hit read in the "Matched in" column.
 _KIND_NAMES = {"filename": "file name", "keyphrase": "key phrase", "text": "text on screen", "faces": "faces"}
 
@@ -244,7 +246,10 @@ def search(
     table.add_column("At", no_wrap=True)
     table.add_column("Snippet", ratio=3, min_width=24)
     table.add_column("Matched in", ratio=1, overflow="fold")
-    table.add_column("Asset", ratio=1, overflow="fold")
+    # A full AssetId (for `mie asset show`) needs 36 columns: shown when the terminal has room, else in --json.
+    with_asset = out.width >= WIDE
+    if with_asset:
+        table.add_column("Asset", no_wrap=True, min_width=36)
     for moment in moments:
         first = moment.hits[0]
         table.add_row(
@@ -252,7 +257,7 @@ def search(
             Text(at(moment), style="cyan"),
             snippet_text(str(first.get("snippet") or "")),
             Text(forms(moment), style="dim"),
-            Text(moment.asset_id, style="dim"),
+            *([Text(moment.asset_id, style="dim")] if with_asset else []),
         )
     out.print(table)
     if isinstance(body, dict) and body.get("next"):
