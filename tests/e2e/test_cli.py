@@ -59,6 +59,9 @@ def workflow(server: MieServer, client: httpx.Client) -> str:
     listed = mie(server, "operator", "list").stdout
     assert "AudioLoudness" in listed
     mie(server, "operator", "register", "AudioLoudness")
+    registered = mie(server, "operator", "list").stdout
+    assert "outdated" not in registered
+    assert "differs" not in registered  # every operation is what its code defines, built-ins included
     assert client.get("/api/workflow/operation/AudioLoudness").json()["StartLambdaArn"] == "AudioLoudness"
     r = client.post("/api/workflow/stage", json={"Name": "LoudnessStage", "Operations": ["AudioLoudness"]})
     assert r.status_code == 200, r.text
@@ -130,6 +133,9 @@ def test_asset_and_execution_commands(server: MieServer, client: httpx.Client, w
     assert asset_id
     assert execution_id
     assert asset_id in mie(server, "asset", "list").stdout
+    assert "tone 1kHz.wav" in mie(server, "asset", "list").stdout  # lists name the files, not only ids
+    assert "tone 1kHz.wav" in mie(server, "execution", "list").stdout
+    assert "tone 1kHz.wav" in mie(server, "execution", "list", "--status", "Complete").stdout
     shown = mie(server, "asset", "show", asset_id).stdout
     assert "AudioLoudness" in shown
     assert execution_id in mie(server, "execution", "list").stdout

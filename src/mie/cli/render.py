@@ -43,6 +43,25 @@ def execution_status(record: Mapping[str, Any]) -> str:
     return "Cancelled" if is_cancelled(record) else str(record.get("Status", "?"))
 
 
+def file_name(key: Any) -> str:
+    """The base name of an object key (``private/assets/…/input/upload/x/clip.mp4`` → ``clip.mp4``)."""
+    return str(key).rstrip("/").rpartition("/")[2] if key else ""
+
+
+#: Where an execution's input is among its ``Globals.Media`` (a video's has an ``Audio`` track extracted, too).
+INPUT_KINDS = ("Video", "Image", "Audio", "Text")
+
+
+def media_name(record: Mapping[str, Any]) -> str:
+    """The file name of an execution's input media, from its full record (``""`` when it does not say)."""
+    media = (record.get("Globals") or {}).get("Media") or {}
+    for kind in INPUT_KINDS:
+        location = media.get(kind)
+        if isinstance(location, Mapping) and location.get("S3Key"):
+            return file_name(location["S3Key"])
+    return ""
+
+
 def indent(renderable: RenderableType, width: int = 2) -> Padding:
     """``renderable`` shifted right by ``width`` columns (without padding lines out to the full width)."""
     return Padding(renderable, (0, 0, 0, width), expand=False)
