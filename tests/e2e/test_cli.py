@@ -165,3 +165,61 @@ def test_mie_run_analyses_a_folder_recursively(server: MieServer, workflow: str,
     assert "b.wav" in text
     assert "2 executions: 2 Complete" in text
     assert "/assets/" in text  # each file's link to its asset page
+
+
+SMALL_JOB = {
+    "Settings": {
+        "Inputs": [{"FileInput": "s3://replaced/by/mie.mp4"}],
+        "OutputGroups": [
+            {
+                "Name": "File Group",
+                "OutputGroupSettings": {
+                    "Type": "FILE_GROUP_SETTINGS",
+                    "FileGroupSettings": {"Destination": "s3://<MEDIABUCKET>/MP4/"},
+                },
+                "Outputs": [
+                    {
+                        "NameModifier": "_small",
+                        "ContainerSettings": {"Container": "MP4"},
+                        "VideoDescription": {
+                            "Width": 160,
+                            "Height": 90,
+                            "CodecSettings": {"Codec": "H_264", "H264Settings": {"Bitrate": 200000}},
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+}
+
+
+def test_job_commands_transcode_a_file(server: MieServer, client: httpx.Client, tmp_path: Path) -> None:
+    clip = tmp_path / "bars clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-c:v", "libx264",
+         "-preset", "veryfast", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )  # fmt: skip
+    settings = tmp_path / "small.json"
+    settings.write_text(json.dumps(SMALL_JOB))
+    proc = mie(server, "job", "create", str(clip), "--settings", str(settings), "--wait", "--timeout", "60", "--json")
+    job = json.loads(proc.stdout)
+    assert job["status"] == "COMPLETE", job
+    outputs = job["outputGroupDetails"][0]["outputDetails"][0]["outputFilePaths"]
+    assert outputs == ["s3://media/bars clip/small/MP4/bars clip_small.mp4"]  # the watch folder's layout
+    assert job["userMetadata"]["settings"] == "small"
+    listed = mie(server, "job", "list").stdout
+    assert job["id"] in listed
+    assert "bars clip.mp4" in listed  # the input's file name
+    assert "COMPLETE" in mie(server, "job", "list", "--status", "complete").stdout
+    assert job["id"] not in mie(server, "job", "list", "--status", "ERROR").stdout
+    shown = mie(server, "job", "show", job["id"], "--events").stdout
+    assert "bars clip_small.mp4" in shown
+    assert "INPUT_INFORMATION" in shown
+    refused = mie(server, "job", "cancel", job["id"], check=False)
+    assert refused.returncode == 1
+    assert "already" in refused.stderr or "ended" in refused.stderr, refused.stderr
+    missing = mie(server, "job", "show", "no-such-job", check=False)
+    assert missing.returncode == 1
+    assert "no-such-job" in missing.stderr

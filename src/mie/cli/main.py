@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 import mie
+from mie.cli.jobs import job_app
 from mie.cli.notifications import notification_app
 from mie.cli.resources import asset_app, execution_app, operator_app, workflow_app
 from mie.cli.run import run as run_command
@@ -38,6 +39,7 @@ app.add_typer(execution_app, name="execution", rich_help_panel="Records")
 app.add_typer(operator_app, name="operator", rich_help_panel="Records")
 app.add_typer(workflow_app, name="workflow", rich_help_panel="Records")
 app.add_typer(notification_app, name="notification", rich_help_panel="Records")
+app.add_typer(job_app, name="job", rich_help_panel="Records")
 console = Console()
 err = Console(stderr=True)
 

@@ -462,11 +462,11 @@ class LogDisplay:
 
     def changed(self) -> None:
         for run in self.runs:
-            state = (run.status, run.record.get("CurrentStage"))
+            state = (run.shown_status, run.record.get("CurrentStage"))
             if self._seen.get(run.id) != state:
                 self._seen[run.id] = state
                 where = f", stage {state[1]}" if state[1] and not run.done else ""
-                self._say(run, f"{run.status}{where} (execution {run.id})")
+                self._say(run, f"{run.shown_status}{where} (execution {run.id})")
             for item in run.record.get("Progress") or [] if not run.done else []:
                 percent = item.get("Percent")
                 bucket = int(percent // 25) if isinstance(percent, int | float) else None
