@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mie.cli import render
+from mie.cli import insights, render
 from mie.cli.client import (
     ApiError,
     ApiKeyOption,
@@ -151,12 +151,11 @@ def asset_show(
         out.print(render.indent(Text("(none)", style="dim"), 2))
     out.print(Text("results", style="bold"))
     if holder.results:
-        table = Table("Operator", "Result", box=None, header_style="bold")
-        for name, value in holder.results.items():
-            pages = holder.pages.get(name, 1)
-            text = render.summarize(value) if pages == 1 else f"{pages} pages; first: {render.summarize(value[0], 80)}"
-            table.add_row(escape(name), escape(text))
-        out.print(render.indent(table, 2))
+        found = insights.collect(holder.results)
+        out.print(render.indent(insights.add_rows(insights.grid(), found, f"{client.url}/assets/{asset_id}"), 2))
+        others = insights.others_table(found)
+        if others is not None:
+            out.print(render.indent(others, 2))
     else:
         out.print(render.indent(Text("(none)", style="dim"), 2))
 
