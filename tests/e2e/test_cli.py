@@ -29,7 +29,9 @@ AMPLITUDE = 0.0125  # of full scale: a -38.1 dBFS sine, -41.1 LUFS
 @pytest.fixture(scope="module")
 def server_env() -> dict[str, str]:
     # The worked example operator, loaded from the checkout as a plugin (no packaging needed).
-    return {**FAST_ENV, "MIE_PLUGINS": "mie_loudness:register", "PYTHONPATH": str(EXAMPLE)}
+    # The inherited PYTHONPATH stays after it, so the server runs the same code as the CLI under test.
+    path = os.pathsep.join(filter(None, [str(EXAMPLE), os.environ.get("PYTHONPATH")]))
+    return {**FAST_ENV, "MIE_PLUGINS": "mie_loudness:register", "PYTHONPATH": path}
 
 
 @pytest.fixture(scope="module")

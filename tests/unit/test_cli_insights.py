@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Console
 
 from mie.cli import insights
-from mie.cli.run import Run, summary
+from mie.cli.display import summary
+from mie.cli.follow import Run
 
 
 def box(left: float) -> dict[str, float]:

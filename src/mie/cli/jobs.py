@@ -295,7 +295,7 @@ def _destinations(settings: dict[str, Any]) -> list[Any]:
 
 def follow(client: MieClient, job: dict[str, Any], timeout: float | None, show: bool) -> dict[str, Any]:
     """Re-read the job whenever the change feed carries one of its events, until it ends (or ``timeout``)."""
-    from mie.cli.run import change_head
+    from mie.cli.follow import change_head
 
     job_id = str(job.get("id"))
     cursor = change_head(client)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mie.cli import insights, render
+from mie.cli import display, insights, render
 from mie.cli.client import (
     ApiError,
     ApiKeyOption,
@@ -25,7 +25,8 @@ from mie.cli.client import (
     out,
     print_json,
 )
-from mie.cli.run import Run, fetch_results, watch
+from mie.cli.follow import Run, fetch_results
+from mie.cli.run import watch
 from mie.types import WorkflowStatus
 
 asset_app = typer.Typer(
@@ -152,8 +153,8 @@ def asset_show(
     out.print(Text("results", style="bold"))
     if holder.results:
         found = insights.collect(holder.results)
-        out.print(render.indent(insights.add_rows(insights.grid(), found, f"{client.url}/assets/{asset_id}"), 2))
-        others = insights.others_table(found)
+        out.print(render.indent(display.add_rows(display.grid(), found, f"{client.url}/assets/{asset_id}"), 2))
+        others = display.others_table(found)
         if others is not None:
             out.print(render.indent(others, 2))
     else:

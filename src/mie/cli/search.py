@@ -24,7 +24,7 @@ from mie.cli.client import (
     out,
     print_json,
 )
-from mie.cli.insights import clock
+from mie.cli.display import clock
 
 index_app = typer.Typer(help="The media and full-text search indexes.", no_args_is_help=True)
 
