@@ -77,6 +77,12 @@ VIDEO: dict[str, Any] = {
             {"Timestamp": 65000, "TextDetection": {"DetectedText": "CAFE  DU  PORT", "Type": "LINE", "Id": 3}},
         ]
     },
+    "contentModeration": {
+        "ModerationLabels": [
+            {"Timestamp": 2000, "ModerationLabel": {"Name": "Smoking", "Confidence": 70.0, "ParentName": "Tobacco"}},
+            {"Timestamp": 3000, "ModerationLabel": {"Name": "Smoking", "Confidence": 75.0, "ParentName": "Tobacco"}},
+        ]
+    },
     "shotDetection": {"Segments": [{"Type": "SHOT"}, {"Type": "SHOT"}], "SelectedSegmentTypes": [{"Type": "SHOT"}]},
     "TranscribeVideo": {
         "results": {
@@ -135,6 +141,7 @@ def test_collect_reads_every_shape() -> None:
     assert found.unrecognized_faces == 1
     assert set(found.text) == {"open", "cafe du port"}  # LINEs only, case and spacing folded
     assert len(found.text["open"].frames) == 2
+    assert len(found.moderation["smoking"].frames) == 2
     assert found.shots == 2
     assert found.transcript == [(0.5, "Good evening."), (62.0, "The chef cooks.")]
     assert found.languages == ["en-US (speech)"]
@@ -197,6 +204,7 @@ def test_summary_reads_as_findings_not_key_counts() -> None:
     assert "00:00 Good evening." in text
     assert "01:02 The chef cooks." in text
     assert "en-US (speech)" in text
+    assert "Smoking 2" in text
     assert "Berlin (location) 2" in text
     assert "en: Captions_en.vtt" in text
     assert "dataplane/private/assets/a1/workflows/w1/" in text

@@ -3,6 +3,7 @@ that name the real cause (a wrong URL is not a wrong key)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -133,6 +134,7 @@ def test_serve_on_a_taken_port_fails_before_saying_it_serves(tmp_path: Any) -> N
         port = sock.getsockname()[1]
         proc = subprocess.run(
             [sys.executable, "-m", "mie.cli.main", "serve", "--port", str(port), "--data-dir", str(tmp_path)],
+            env={k: v for k, v in os.environ.items() if not k.startswith("MIE_")},
             capture_output=True,
             text=True,
             timeout=120,

@@ -172,6 +172,11 @@ def add_rows(table: Table, ins: Insights, asset_url: str | None = None, *, brief
         table.add_row("people", people_line(ins))
     if ins.text_results:
         table.add_row("on screen", text_line(ins))
+    if ins.moderation_results:
+        flagged = _joined(
+            (_seen(c, len(c.frames) > 1 or c.frames != {0}) for c in _top(ins.moderation)), _more(ins.moderation)
+        )
+        table.add_row("moderation", flagged if ins.moderation else Text("nothing flagged", style="dim"))
     if ins.shots is not None or ins.cues:
         parts = [f"{ins.shots} shots"] if ins.shots is not None else []
         parts += [f"{n} {kind}" for kind, n in sorted(ins.cues.items())]

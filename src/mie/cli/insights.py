@@ -4,9 +4,10 @@
 ``fetch_results`` gathers them) by their shapes — the AWS responses the operators keep (Rekognition's
 ``GetLabelDetection``/``DetectLabels``, ``GetFaceDetection``/``DetectFaces``, ``GetCelebrityRecognition``/
 ``RecognizeCelebrities``, ``GetFaceSearch``/``SearchFacesByImage``, ``GetTextDetection``/``DetectText``,
-``GetSegmentDetection``; Transcribe's transcript; MIE's WebCaptions and CaptionsCollection; Comprehend's batch
-outputs) — so a result is understood whichever operator stored it. What it does not understand is listed in
-``Insights.other`` and shown as a one-line summary. :mod:`mie.cli.display` lays the findings out with Rich.
+``GetContentModeration``/``DetectModerationLabels``, ``GetSegmentDetection``; Transcribe's transcript; MIE's
+WebCaptions and CaptionsCollection; Comprehend's batch outputs) — so a result is understood whichever operator
+stored it. What it does not understand is listed in ``Insights.other`` and shown as a one-line summary.
+:mod:`mie.cli.display` lays the findings out with Rich.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class Insights:
     unrecognized_faces: int = 0
     text: dict[str, Counted] = field(default_factory=dict)
     text_results: bool = False
+    moderation: dict[str, Counted] = field(default_factory=dict)
+    moderation_results: bool = False
     shots: int | None = None
     cues: dict[str, int] = field(default_factory=dict)
     transcript: list[tuple[float | None, str]] = field(default_factory=list)
@@ -91,6 +94,7 @@ class Insights:
                 self.face_results,
                 self.people_results,
                 self.text_results,
+                self.moderation_results,
                 self.shots is not None,
                 self.cues,
                 self.transcript,
@@ -204,6 +208,13 @@ def _text(ins: Insights, page: Mapping[str, Any]) -> None:
         detection = _inner(entry, "TextDetection")
         if detection.get("Type", "LINE") == "LINE":
             _count(ins.text, detection.get("DetectedText"), _stamp(entry), confidence=detection.get("Confidence"))
+
+
+def _moderation(ins: Insights, page: Mapping[str, Any]) -> None:
+    ins.moderation_results = True
+    for entry in _dicts(page.get("ModerationLabels")):
+        label = _inner(entry, "ModerationLabel")
+        _count(ins.moderation, label.get("Name"), _stamp(entry), confidence=label.get("Confidence"))
 
 
 def _segments(ins: Insights, page: Mapping[str, Any]) -> None:
@@ -322,6 +333,8 @@ def collect(results: Mapping[str, Any]) -> Insights:
                 _face_search(ins, name, page)
             elif "TextDetections" in page:
                 _text(ins, page)
+            elif "ModerationLabels" in page:
+                _moderation(ins, page)
             elif "Segments" in page:
                 _segments(ins, page)
             elif isinstance(page.get("results"), Mapping) and "transcripts" in page["results"]:
