@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 pytest.importorskip("faster_whisper")
 pytest.importorskip("spacy")
 pytest.importorskip("rapidocr")
+pytest.importorskip("trackers")
 Image = pytest.importorskip("PIL.Image")
 skdata = pytest.importorskip("skimage.data")
 
@@ -25,7 +26,7 @@ SCRIPT = r"""
 import json, socket, sys
 from pathlib import Path
 from mie.testing import run_operator
-from mie.library.vision import labels, text
+from mie.library.vision import labels, persons, text
 from mie.library.speech.transcribe import transcribe_audio
 from mie.library.text.entities import comprehend_entities
 
@@ -40,6 +41,9 @@ media = Path(sys.argv[1])
 out = {}
 run = run_operator(labels.label_detection_image, media / "cat.png")
 out["labels"] = [l["Name"] for l in run.results["labelDetection"]["Labels"]]
+out["boxes"] = {l["Name"]: len(l["Instances"]) for l in run.results["labelDetection"]["Labels"]}
+run = run_operator(persons.person_tracking, media / "walk.mp4")
+out["persons"] = [p["Person"]["Index"] for p in run.results["personTracking"]["Persons"]]
 run = run_operator(text.text_detection_image, media / "sign.png", configuration={"Engine": "rapidocr"})
 out["text"] = [d["DetectedText"] for d in run.results["textDetection"]["TextDetections"] if d["Type"] == "LINE"]
 run = run_operator(transcribe_audio, {"Audio": media / "speech.wav"})
@@ -67,6 +71,16 @@ def test_every_model_backed_operator_runs_without_a_network(tmp_path: Path) -> N
     font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 72)
     ImageDraw.Draw(sign).text((40, 50), "OPEN ALL NIGHT", fill="black", font=font)
     sign.save(tmp_path / "sign.png")
+    # 3 s of the astronaut sliding across a grey wall, for personTracking (detector + ByteTrack).
+    Image.fromarray(skdata.astronaut()).crop((10, 10, 370, 510)).resize((216, 300)).save(tmp_path / "person.png")
+    Image.new("RGB", (960, 540), (140, 130, 120)).save(tmp_path / "wall.png")
+    still = ["-loop", "1", "-framerate", "25", "-t", "3"]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *still, "-i", str(tmp_path / "wall.png"), *still, "-i",
+         str(tmp_path / "person.png"), "-filter_complex", "[0][1]overlay=x='20+t*100':y=200:shortest=1",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-t", "3", str(tmp_path / "walk.mp4")],
+        check=True,
+    )  # fmt: skip
     raw = tmp_path / "raw.wav"
     subprocess.run(
         ["espeak-ng", "-v", "en-us", "-w", str(raw), "The red train leaves the station at noon."], check=True
@@ -85,6 +99,8 @@ def test_every_model_backed_operator_runs_without_a_network(tmp_path: Path) -> N
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "Cat" in found["labels"]
     assert "Animal" in found["labels"]
+    assert found["boxes"]["Cat"] == 1  # the COCO detector's box
+    assert found["persons"] == [0, 0, 0]  # one person on each of the three sampled frames
     assert found["text"] == ["OPEN ALL NIGHT"]
     assert "train" in found["transcript"].lower()
     assert "station" in found["transcript"].lower()

@@ -42,6 +42,8 @@ class CollapseSlashes:
             scope["path"] = _SLASHES.sub("/", scope["path"])
             raw = scope.get("raw_path")
             if isinstance(raw, bytes):
+                # SigV4 clients sign the path they sent, doubled slashes included (mie.api.sigv4).
+                scope["mie.raw_path"] = raw
                 scope["raw_path"] = re.sub(rb"/{2,}", b"/", raw)
         await self.app(scope, receive, send)
 

@@ -19,7 +19,7 @@ from mie.cli.resources import asset_app, execution_app, operator_app, workflow_a
 from mie.cli.run import run as run_command
 from mie.cli.search import index_app
 from mie.cli.search import search as search_command
-from mie.config import Settings, load_settings
+from mie.config import SECRET_SETTINGS, Settings, load_settings
 from mie.errors import MieError
 
 app = typer.Typer(
@@ -193,10 +193,10 @@ def watch(
 
 @app.command("config", rich_help_panel="Server")
 def show_config(data_dir: DataDir = None) -> None:
-    """Print the effective settings (the API key is masked)."""
+    """Print the effective settings (the API key and other secrets are masked)."""
     settings = _settings(data_dir=data_dir)
     for name, value in sorted(vars(settings).items()):
-        shown = value[:4] + "…" if name == "api_key" and value else value
+        shown = value[:4] + "…" if name in SECRET_SETTINGS and value else value
         console.print(f"{name} = {shown}", highlight=False)
 
 

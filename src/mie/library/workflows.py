@@ -17,6 +17,7 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
                 "GenericDataLookup",
                 "faceDetection",
                 "labelDetection",
+                "personTracking",
                 "textDetection",
                 "technicalCueDetection",
                 "shotDetection",
