@@ -69,6 +69,13 @@ VIDEO: dict[str, Any] = {
             {"Timestamp": 1000, "Person": {"Index": 1}, "FaceMatches": []},
         ]
     },
+    "personTracking": {
+        "Persons": [
+            {"Timestamp": 0, "Person": {"Index": 0, "BoundingBox": box(0.1)}},
+            {"Timestamp": 1000, "Person": {"Index": 0, "BoundingBox": box(0.2)}},
+            {"Timestamp": 1000, "Person": {"Index": 1, "BoundingBox": box(0.6)}},
+        ]
+    },
     "textDetection": {
         "TextDetections": [
             {"Timestamp": 0, "TextDetection": {"DetectedText": "OPEN", "Type": "LINE", "Id": 0, "Confidence": 95.0}},
@@ -100,7 +107,15 @@ VIDEO: dict[str, Any] = {
     "WebCaptions_es": {
         "WebCaptions": [{"start": 0.5, "end": 1.1, "caption": "Buenas tardes.", "sourceCaption": "Good evening."}]
     },
-    "DetectSentiment": {"Sentiment": "POSITIVE", "SentimentScore": {"Positive": 0.9, "Negative": 0.0}},
+    "DetectSentiment": {
+        "Sentiment": "POSITIVE",
+        "SentimentScore": {"Positive": 0.9, "Negative": 0.0},
+        "Sentences": [
+            {"Text": "Good evening.", "Sentiment": "POSITIVE"},
+            {"Text": "The chef.", "Sentiment": "NEUTRAL"},
+        ],
+    },
+    "DetectSentimentSentences": {"Sentences": [{"Text": "Good evening.", "Sentiment": "POSITIVE"}]},
     "entities": {
         "LanguageCode": "en",
         "Results": [
@@ -139,6 +154,8 @@ def test_collect_reads_every_shape() -> None:
     assert len(found.people["eileen collins"].frames) == 2
     assert "chef" in found.people
     assert found.unrecognized_faces == 1
+    assert found.tracked == {0: {0, 1000}, 1: {1000}}  # personTracking is not a face search
+    assert found.sentences == {"POSITIVE": 1, "NEUTRAL": 1}  # counted once, not per result holding them
     assert set(found.text) == {"open", "cafe du port"}  # LINEs only, case and spacing folded
     assert len(found.text["open"].frames) == 2
     assert len(found.moderation["smoking"].frames) == 2
@@ -205,6 +222,8 @@ def test_summary_reads_as_findings_not_key_counts() -> None:
     assert "01:02 The chef cooks." in text
     assert "en-US (speech)" in text
     assert "Smoking 2" in text
+    assert "2 people, in 2 frames" in text
+    assert "sentences: 1 neutral, 1 positive" in text
     assert "Berlin (location) 2" in text
     assert "en: Captions_en.vtt" in text
     assert "dataplane/private/assets/a1/workflows/w1/" in text

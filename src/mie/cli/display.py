@@ -85,6 +85,25 @@ def people_line(ins: Insights) -> Text:
     return _joined((_seen(c, timed) for c in _top(ins.people)), _more(ins.people) + tail)
 
 
+def tracked_line(ins: Insights) -> Text:
+    """``2 people, in 6 frames`` — persons followed by ``personTracking``."""
+    if not ins.tracked:
+        return Text("nobody", style="dim")
+    frames = set().union(*ins.tracked.values())
+    count = len(ins.tracked)
+    return Text(f"{count} {'person' if count == 1 else 'people'}, in {len(frames)} frames")
+
+
+def sentiment_line(ins: Insights) -> Text:
+    """``NEUTRAL (neutral 0.67, positive 0.33); sentences: 2 neutral, 1 positive``."""
+    text = Text(ins.sentiment)
+    if ins.sentences:
+        counts = sorted(ins.sentences.items(), key=lambda kv: (-kv[1], kv[0]))
+        text.append(("; " if ins.sentiment else "") + "sentences: ", style="dim")
+        text.append(", ".join(f"{n} {name.lower()}" for name, n in counts))
+    return text
+
+
 def text_line(ins: Insights, limit: int = TOP) -> Text:
     if not ins.text:
         return Text("none found", style="dim")
@@ -170,6 +189,8 @@ def add_rows(table: Table, ins: Insights, asset_url: str | None = None, *, brief
         table.add_row("faces", faces_line(ins))
     if ins.people_results:
         table.add_row("people", people_line(ins))
+    if ins.tracking_results:
+        table.add_row("tracked", tracked_line(ins))
     if ins.text_results:
         table.add_row("on screen", text_line(ins))
     if ins.moderation_results:
@@ -185,8 +206,8 @@ def add_rows(table: Table, ins: Insights, asset_url: str | None = None, *, brief
         table.add_row("transcript", transcript_block(ins))
     if ins.languages:
         table.add_row("language", escape(", ".join(ins.languages)))
-    if ins.sentiment:
-        table.add_row("sentiment", escape(ins.sentiment))
+    if ins.sentiment or ins.sentences:
+        table.add_row("sentiment", sentiment_line(ins))
     if ins.entities:
         table.add_row("entities", _words(ins.entities, typed=True))
     if ins.phrases:

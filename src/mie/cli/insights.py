@@ -69,6 +69,9 @@ class Insights:
     people: dict[str, Counted] = field(default_factory=dict)
     people_results: list[str] = field(default_factory=list)
     unrecognized_faces: int = 0
+    #: ``GetPersonTracking``: person index → the frames it was tracked in.
+    tracked: dict[int, set[int]] = field(default_factory=dict)
+    tracking_results: bool = False
     text: dict[str, Counted] = field(default_factory=dict)
     text_results: bool = False
     moderation: dict[str, Counted] = field(default_factory=dict)
@@ -79,6 +82,8 @@ class Insights:
     transcript_words: int = 0
     languages: list[str] = field(default_factory=list)
     sentiment: str = ""
+    #: Sentences per sentiment (``POSITIVE`` → 3), from whichever result lists them first.
+    sentences: dict[str, int] = field(default_factory=dict)
     entities: dict[str, Counted] = field(default_factory=dict)
     phrases: dict[str, Counted] = field(default_factory=dict)
     translations: list[str] = field(default_factory=list)
@@ -93,6 +98,7 @@ class Insights:
                 self.label_results,
                 self.face_results,
                 self.people_results,
+                self.tracking_results,
                 self.text_results,
                 self.moderation_results,
                 self.shots is not None,
@@ -200,6 +206,24 @@ def _face_search(ins: Insights, name: str, page: Mapping[str, Any]) -> None:
         person, similarity = _match_name(page.get("FaceMatches"))
         if person is not None:
             _count(ins.people, person, 0, confidence=similarity)
+
+
+def _tracking(ins: Insights, page: Mapping[str, Any]) -> None:
+    """``GetPersonTracking``: people followed across frames (by index, without names)."""
+    ins.tracking_results = True
+    for entry in _dicts(page.get("Persons")):
+        person = entry.get("Person")
+        index = person.get("Index") if isinstance(person, Mapping) else None
+        if isinstance(index, int):
+            ins.tracked.setdefault(index, set()).add(_stamp(entry))
+
+
+def _sentences(ins: Insights, page: Mapping[str, Any]) -> None:
+    if ins.sentences:
+        return  # the same sentences, stored by another operator too
+    for sentence in _dicts(page.get("Sentences")):
+        if isinstance(sentence.get("Sentiment"), str):
+            ins.sentences[sentence["Sentiment"]] = ins.sentences.get(sentence["Sentiment"], 0) + 1
 
 
 def _text(ins: Insights, page: Mapping[str, Any]) -> None:
@@ -329,8 +353,10 @@ def collect(results: Mapping[str, Any]) -> Insights:
                 _faces(ins, page)
             elif "Celebrities" in page or "CelebrityFaces" in page:
                 _celebrities(ins, name, page)
-            elif "Persons" in page or "FaceMatches" in page:
+            elif "FaceMatches" in page or any("FaceMatches" in p for p in _dicts(page.get("Persons"))):
                 _face_search(ins, name, page)
+            elif "Persons" in page:
+                _tracking(ins, page)
             elif "TextDetections" in page:
                 _text(ins, page)
             elif "ModerationLabels" in page:
@@ -364,6 +390,9 @@ def collect(results: Mapping[str, Any]) -> Insights:
                     shown = sorted(scores.items(), key=lambda kv: -float(kv[1] or 0))[:2]
                     best = " (" + ", ".join(f"{k.lower()} {float(v or 0):.2f}" for k, v in shown) + ")"
                 ins.sentiment = f"{page['Sentiment']}{best}"
+                _sentences(ins, page)
+            elif isinstance(page.get("Sentences"), list):
+                _sentences(ins, page)
             elif isinstance(page.get("Languages"), list):
                 for lang in list(_dicts(page["Languages"]))[:1]:
                     score = lang.get("Score")
