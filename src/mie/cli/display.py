@@ -372,7 +372,7 @@ def operators_line(record: dict[str, Any]) -> Text | None:
             text.append("; ")
         text.append(f"{len(names)} ")
         text.append_text(render.styled_status(status))
-        if status not in ("Complete", "Skipped"):
+        if status not in ("Complete", "Skipped", "Not Started"):
             text.append(": " + ", ".join(names))
     for row in rows:
         if row.get("Error"):
