@@ -3,8 +3,8 @@
 Each stage lists the operators it runs when they are available; operators that are not installed are left out, and a
 stage left empty is dropped. ``faceSearch`` needs a ``CollectionId`` (MIE's does too), so it is not in a default
 stage; ``Mediaconvert`` and ``Polly`` are off in MIE's own defaults, so they are not either. ``peopleRecognition``
-(ours) clusters the faces of every asset into people. Stage names are
-MIE's so that front ends and scripts written for MIE find what they expect.
+(ours) clusters the faces of every asset into people, in the stage after ``faceDetection`` (whose boxes it
+embeds). Stage names are MIE's so that front ends and scripts written for MIE find what they expect.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
                 "faceDetection",
                 "labelDetection",
                 "personTracking",
-                "peopleRecognition",
                 "textDetection",
                 "technicalCueDetection",
                 "shotDetection",
             ],
         ),
-        ("defaultAudioStage", ["TranscribeVideo"]),
+        # peopleRecognition runs after faceDetection, beside the transcription, so that it embeds the faces
+        # faceDetection found instead of detecting them a second time.
+        ("defaultAudioStage", ["TranscribeVideo", "peopleRecognition"]),
         (
             "defaultTextStage",
             ["Translate", "ComprehendKeyPhrases", "ComprehendEntities", "DetectSentiment", "WebCaptions"],
@@ -44,10 +45,10 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
                 "contentModerationImage",
                 "faceDetectionImage",
                 "labelDetectionImage",
-                "peopleRecognitionImage",
                 "textDetectionImage",
             ],
         ),
+        ("PeopleStage", ["peopleRecognitionImage"]),
     ],
     # Stages are shared by name between workflows, so the audio workflow's transcription stage has its own name
     # (CasVideoWorkflow's defaultAudioStage runs TranscribeVideo); the text and caption stages are the same.

@@ -13,6 +13,7 @@ domain / CC0-1.0), loaded once per process (:mod:`mie.library.vision._dlib`).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from mie.library.vision._common import load_image, require
 from mie.library.vision.faces import DETECT_SIDE, find_faces
 from mie.operators import OperatorError
 from mie.operators.faces import EmbeddedFace
+from mie.types import JSONDict
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -48,6 +50,32 @@ def embed_faces(image: Image.Image) -> list[EmbeddedFace]:
             continue
         vector = _dlib.descriptor(rgb, face.shape)
         faces.append(EmbeddedFace(face.detail, vector.astype("<f4").tobytes()))
+    return faces
+
+
+def embed_detected(image: Image.Image, details: Sequence[JSONDict]) -> list[EmbeddedFace]:
+    """Embed faces already found on ``image`` (Rekognition ``FaceDetails`` of the same picture, e.g. stored by
+    ``faceDetection``): dlib aligns each box with its 5-point predictor, no detection pass (the costly part)."""
+    numpy = require("numpy", "face embeddings")
+    rgb = numpy.ascontiguousarray(numpy.asarray(image))
+    width, height = image.size
+    faces = []
+    for detail in details:
+        bounding = detail.get("BoundingBox") or {}
+        try:
+            rect = (
+                float(bounding["Left"]) * width,
+                float(bounding["Top"]) * height,
+                float(bounding["Width"]) * width,
+                float(bounding["Height"]) * height,
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # not a box this engine stored: nothing to embed
+        if min(rect[2], rect[3]) < MIN_FACE_SIDE:
+            faces.append(EmbeddedFace(detail, None, SMALL))
+            continue
+        vector = _dlib.descriptor(rgb, _dlib.shape(rgb, rect))
+        faces.append(EmbeddedFace(detail, vector.astype("<f4").tobytes()))
     return faces
 
 

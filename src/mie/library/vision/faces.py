@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mie.library.media.frames import FRAMES_KIND
 from mie.library.vision import _dlib
 from mie.library.vision._common import (
     EntryPages,
@@ -237,6 +238,7 @@ def face_detection_image(ctx: OperatorContext) -> None:
     """Find faces in the input image and store ``{"FaceDetails": [...]}`` under ``faceDetection``."""
     image = load_image(image_input(ctx), DETECT_SIDE)
     ctx.save_results({"FaceDetails": detect_faces(image)}, operator_name=RESULT_NAME)
+    _record_analysed(ctx, "Image")
 
 
 @operator(
@@ -258,3 +260,15 @@ def face_detection(ctx: OperatorContext) -> None:
                 for face in detect_faces(load_image(frame.path, DETECT_SIDE)):
                     entries.add({"Timestamp": frame.timestamp, "Face": face})
         entries.finish()
+    _record_analysed(ctx, FRAMES_KIND)
+
+
+#: Output ``MetaData`` key naming the media whose faces this execution's ``faceDetection`` stored, so that a later
+#: stage's operator (``peopleRecognition``) can embed those boxes instead of detecting faces a second time.
+ANALYSED_KEY = "FaceDetectionOf"
+
+
+def _record_analysed(ctx: OperatorContext, kind: str) -> None:
+    media = ctx.input_media.get(kind)
+    if isinstance(media, dict) and media.get("S3Key"):
+        ctx.metadata[ANALYSED_KEY] = str(media["S3Key"])

@@ -12,11 +12,17 @@ See docs/operators-library/faces.md.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from mie.errors import NotFoundError
+from mie.library.media.frames import FRAMES_KIND
 from mie.library.vision._common import batches, image_input, load_image, video_frames
-from mie.library.vision.embeddings import embed_faces
-from mie.library.vision.faces import DETECT_SIDE
+from mie.library.vision.embeddings import embed_detected, embed_faces
+from mie.library.vision.faces import ANALYSED_KEY, DETECT_SIDE
+from mie.library.vision.faces import RESULT_NAME as FACES_RESULT
 from mie.operators import OperatorContext, operator
 from mie.operators.faces import SAME_PERSON_DISTANCE, EmbeddedFace, NewAssetFace, people_result
+from mie.types import JSONDict
 
 RESULT_NAME = "peopleRecognition"
 BATCH = 4
@@ -26,6 +32,26 @@ def _new(face: EmbeddedFace, timestamp: int | None) -> NewAssetFace | None:
     if face.embedding is None:
         return None
     return NewAssetFace(face.embedding, face.detail["BoundingBox"], float(face.detail["Confidence"]), timestamp)
+
+
+def _detected(ctx: OperatorContext, kind: str) -> list[JSONDict] | None:
+    """The pages ``faceDetection`` stored for exactly this input (the same image, or the same sampled frames), when
+    an earlier stage of this execution ran it (its output ``MetaData`` names the media it analysed); else None."""
+    media = ctx.input_media.get(kind)
+    analysed = ctx.input_metadata.get(ANALYSED_KEY)
+    if not isinstance(media, dict) or not analysed or analysed != media.get("S3Key"):
+        return None
+    pages: list[JSONDict] = []
+    cursor: str | None = None
+    try:
+        while True:
+            response = ctx.dataplane.get_operator_metadata(ctx.asset_id, FACES_RESULT, cursor)
+            pages.append(response.get("results") or {})
+            cursor = response.get("cursor")
+            if not cursor:
+                return pages
+    except NotFoundError:
+        return None
 
 
 def _store(ctx: OperatorContext, faces: list[NewAssetFace], *, video: bool) -> None:
@@ -48,7 +74,9 @@ def _store(ctx: OperatorContext, faces: list[NewAssetFace], *, video: bool) -> N
 )
 def people_recognition_image(ctx: OperatorContext) -> None:
     """Cluster the image's faces into people; store the people seen under ``peopleRecognition``."""
-    found = embed_faces(load_image(image_input(ctx), DETECT_SIDE))
+    image = load_image(image_input(ctx), DETECT_SIDE)
+    detected = _detected(ctx, "Image")
+    found = embed_detected(image, detected[0].get("FaceDetails") or []) if detected else embed_faces(image)
     _store(ctx, [new for face in found if (new := _new(face, None)) is not None], video=False)
 
 
@@ -63,10 +91,20 @@ def people_recognition_image(ctx: OperatorContext) -> None:
 def people_recognition(ctx: OperatorContext) -> None:
     """Cluster the faces of every sampled frame into people; store the people seen under ``peopleRecognition``."""
     frames = video_frames(ctx)
+    detected = _detected(ctx, FRAMES_KIND)
+    by_time: dict[int, list[JSONDict]] = defaultdict(list)
+    for page in detected or []:
+        for entry in page.get("Faces") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("Face"), dict):
+                by_time[int(entry.get("Timestamp") or 0)].append(entry["Face"])
     faces: list[NewAssetFace] = []
     for batch in batches(ctx, frames, BATCH, "finding people"):
         for frame in batch:
-            for face in embed_faces(load_image(frame.path, DETECT_SIDE)):
+            if detected is not None and frame.timestamp not in by_time:
+                continue  # faceDetection saw no face on this frame: nothing to decode or embed
+            image = load_image(frame.path, DETECT_SIDE)
+            found = embed_faces(image) if detected is None else embed_detected(image, by_time[frame.timestamp])
+            for face in found:
                 new = _new(face, frame.timestamp)
                 if new is not None:
                     faces.append(new)
