@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
 import mie
+from mie.api.bodies import MAX_SEQ
 from mie.api.deps import json_body, page_params, require_key, services, set_next
 from mie.consumers.search import SearchIndexer
 from mie.errors import InvalidError, MieError, RangeNotSatisfiableError, TooLargeError
@@ -164,7 +165,7 @@ def checkouts(request: Request) -> JSONDict:
 @router.get("/changes")
 def changes(
     request: Request,
-    after: Annotated[int, Query(ge=0, description="return events with seq greater than this")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="return events with seq greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for an event when none is there")] = 0,
 ) -> JSONDict:
@@ -177,7 +178,7 @@ def changes(
 
 # Signed object transfer (authorised by the URL's signature, not the API key) -------------------------------------
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 
 
 @public.post("/objects/upload", status_code=204)
@@ -192,9 +193,9 @@ async def upload_object(request: Request) -> Response:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         bucket, key = fields.get("bucket", ""), fields.get("key", "")
         max_bytes = fields.get("max-bytes", "0")
-        svc.dataplane.signer.verify(
-            "POST", bucket, f"{key}\n{max_bytes}", fields.get("expires"), fields.get("signature")
-        )
+        svc.dataplane.signer.verify("POST", bucket, key, fields.get("expires"), fields.get("signature"), max_bytes)
+        if not (max_bytes.isascii() and max_bytes.isdigit()):
+            raise InvalidError("max-bytes is not a number")
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidError("the form has no 'file' part (it must come after the fields)")

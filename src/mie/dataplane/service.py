@@ -57,6 +57,18 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return dict(state)
 
 
+def _cursor_target(state: dict[str, Any]) -> tuple[str, str, int]:
+    """``(operator, pointer, page)`` of a decoded cursor's ``next``; 400 unless each has the type this API issues."""
+    nxt = dict(state["next"])
+    page = nxt.pop("page", 0)
+    if len(nxt) != 1 or type(page) is not int or page < 0:
+        raise InvalidError("the cursor is not one this data plane issued")
+    ((operator, pointer),) = nxt.items()
+    if not isinstance(pointer, str):
+        raise InvalidError("the cursor is not one this data plane issued")
+    return operator, pointer, page
+
+
 class DataPlane:
     """Assets, media objects, metadata results and their change events."""
 
@@ -292,6 +304,20 @@ class DataPlane:
             latest[operator] = pointer
         return list(latest.items())
 
+    def _check_pointer(self, asset_id: str, operator: str, pointer: str) -> None:
+        with self.db.read() as conn:
+            found = conn.execute(
+                select(metadata_pointers.c.id)
+                .where(
+                    (metadata_pointers.c.asset_id == asset_id)
+                    & (metadata_pointers.c.operator == operator)
+                    & (metadata_pointers.c.pointer == pointer)
+                )
+                .limit(1)
+            ).first()
+        if found is None:
+            raise InvalidError("the cursor does not name a result of this asset")
+
     def _read_result(self, pointer: str) -> Any:
         try:
             return json.loads(self.objects.get_bytes(self.bucket, pointer))
@@ -321,19 +347,16 @@ class DataPlane:
             return response
         state = decode_cursor(cursor)
         self.get_asset(asset_id)
-        nxt = dict(state["next"])
-        page = int(nxt.pop("page", 0))
-        if len(nxt) != 1:
-            raise InvalidError("the cursor is not one this data plane issued")
-        ((operator, pointer),) = nxt.items()
+        operator, pointer, page = _cursor_target(state)
         remaining = [r for r in state.get("remaining", []) if isinstance(r, dict) and len(r) == 1]
-        return self._page_response(asset_id, operator, str(pointer), page, remaining)
+        return self._page_response(asset_id, operator, pointer, page, remaining)
 
     def _page_response(
         self, asset_id: str, operator: str, pointer: str, page: int, remaining: list[dict[str, str]]
     ) -> dict[str, Any]:
-        if not pointer.startswith(asset_prefix(asset_id)):
-            raise InvalidError("the cursor does not belong to this asset")
+        # A cursor is the client's to forge: only a pointer stored for this asset and operator is read, never
+        # another object of the asset (its input media, another result) named by a crafted cursor.
+        self._check_pointer(asset_id, operator, pointer)
         results = self._read_result(pointer)
         response: dict[str, Any] = {"asset_id": asset_id, "operator": operator}
         next_state: dict[str, Any] | None = None
@@ -344,6 +367,8 @@ class DataPlane:
             if page + 1 < len(results):
                 next_state = {"next": {operator: pointer, "page": page + 1}, "remaining": remaining}
         else:
+            if page != 0:
+                raise InvalidError("the cursor points past the last page")
             response["results"] = results
         if next_state is None and remaining:
             (op2, p2), *rest = [next(iter(r.items())) for r in remaining]
@@ -356,10 +381,8 @@ class DataPlane:
         """``GET /metadata/{asset}/{operator}``: the newest result of one operator (paged when paginated)."""
         if cursor is not None:
             state = decode_cursor(cursor)
-            nxt = dict(state["next"])
-            page = int(nxt.pop("page", 0))
-            pointer = nxt.get(operator)
-            if not isinstance(pointer, str):
+            named, pointer, page = _cursor_target(state)
+            if named != operator:
                 raise InvalidError("the cursor is not one this data plane issued for this operator")
             self.get_asset(asset_id)
             return self._page_response(asset_id, operator, pointer, page, [])
@@ -406,7 +429,7 @@ class DataPlane:
                 "key": key,
                 "expires": str(expires),
                 "max-bytes": str(max_bytes),
-                "signature": self.signer.sign("POST", bucket, f"{key}\n{max_bytes}", expires),
+                "signature": self.signer.sign("POST", bucket, key, expires, str(max_bytes)),
             },
         }
 
