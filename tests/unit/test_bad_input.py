@@ -216,3 +216,13 @@ def test_error_messages_quoting_surrogates_still_encode(client: TestClient) -> N
     # the error body must not fail on the message that quotes it.
     raw = json.dumps({"Name": "x", "Value": "\ud800"})
     assert "surrogate" in bad_request(client.post("/api/system/configuration", content=raw, headers=JSON))
+
+
+def test_checkin_without_a_checkout_is_409(client: TestClient) -> None:
+    asset_id, _ = _asset_with_results(client)
+    response = client.post(f"/api/dataplane/checkin/{asset_id}")
+    assert response.status_code == 409, response.text
+    assert "not checked out" in response.json()["Message"]
+    assert client.post(f"/api/dataplane/checkout/{asset_id}", json={"LockedBy": "alice"}).status_code == 200
+    assert client.post(f"/api/dataplane/checkin/{asset_id}").json() == f"Unlocked asset {asset_id}"
+    assert client.post(f"/api/dataplane/checkin/{asset_id}").status_code == 409

@@ -215,9 +215,11 @@ class DataPlane:
         return {"AssetId": asset_id, "LockedBy": locked_by, "LockedAt": locked_at}
 
     def checkin(self, asset_id: str) -> str:
-        """Release an asset's lock."""
+        """Release an asset's lock; 409 when the asset is not checked out (a check-in without a checkout is a
+        client's mistake worth telling: it usually means someone else's lock was already released)."""
         with self._tx() as conn:
-            self.get_asset(asset_id, conn)
+            if not self.get_asset(asset_id, conn)["locked_by"]:
+                raise ConflictError(f"Asset {asset_id} is not checked out")
             conn.execute(update(assets).where(assets.c.asset_id == asset_id).values(locked_by=None, locked_at=None))
         return f"Unlocked asset {asset_id}"
 
