@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from mie.bootstrap import Services
 from mie.dataplane.service import encode_cursor
 from mie.dataplane.signing import UrlSigner
 from mie.errors import describe
@@ -226,3 +227,17 @@ def test_checkin_without_a_checkout_is_409(client: TestClient) -> None:
     assert client.post(f"/api/dataplane/checkout/{asset_id}", json={"LockedBy": "alice"}).status_code == 200
     assert client.post(f"/api/dataplane/checkin/{asset_id}").json() == f"Unlocked asset {asset_id}"
     assert client.post(f"/api/dataplane/checkin/{asset_id}").status_code == 409
+
+
+def test_the_data_directory_and_database_are_owner_only(services: Services, client: TestClient) -> None:
+    import stat
+
+    assert client.post("/api/system/configuration", json={"Name": "MaxConcurrentWorkflows", "Value": 3}).status_code
+    data_dir = services.settings.data_dir
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    databases = list(data_dir.glob("*.db"))
+    assert databases
+    for database in databases:
+        for item in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            if item.exists():
+                assert stat.S_IMODE(item.stat().st_mode) & 0o077 == 0, item
