@@ -500,17 +500,19 @@ class DataPlane:
     def upload_form(self, bucket: Any, key: Any, base_url: str, max_bytes: int) -> dict[str, Any]:
         """``POST /upload``: a URL and form fields for a multipart POST, like an S3 presigned POST."""
         bucket, key = self._location(bucket, key)
+        from urllib.parse import urlencode
+
         expires = int(time.time()) + self.url_expiry
-        return {
-            "url": f"{base_url.rstrip('/')}/api/dataplane/objects/upload",
-            "fields": {
-                "bucket": bucket,
-                "key": key,
-                "expires": str(expires),
-                "max-bytes": str(max_bytes),
-                "signature": self.signer.sign("POST", bucket, key, expires, str(max_bytes)),
-            },
+        fields = {
+            "bucket": bucket,
+            "key": key,
+            "expires": str(expires),
+            "max-bytes": str(max_bytes),
+            "signature": self.signer.sign("POST", bucket, key, expires, str(max_bytes)),
         }
+        # The URL repeats the grant in its query so that the server can check it before reading the body; the
+        # fields stay for S3-style clients that post them (they are checked before the file part).
+        return {"url": f"{base_url.rstrip('/')}/api/dataplane/objects/upload?{urlencode(fields)}", "fields": fields}
 
     def download_url(self, bucket: Any, key: Any, base_url: str) -> str:
         """``POST /download``: a URL that serves the object's bytes until it expires."""
