@@ -164,7 +164,7 @@ def checkouts(request: Request) -> JSONDict:
 
 
 @router.get("/changes")
-def changes(
+async def changes(
     request: Request,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="return events with seq greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -172,7 +172,9 @@ def changes(
 ) -> JSONDict:
     """The change stream: asset/metadata events (MIE's analytics stream) and execution status changes."""
     log = services(request).changes
-    events = log.wait(after, wait) if wait else log.read(after)
+    # Async: a long poll waits on the event loop, not in the thread pool the synchronous routes share (45 waiting
+    # polls once froze every other route).
+    events = await log.wait_async(after, wait) if wait else await run_in_threadpool(log.read, after)
     events = events[:limit]
     return {"changes": events, "last": events[-1]["seq"] if events else after}
 
