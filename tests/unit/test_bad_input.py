@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from mie.api import errors as api_errors
 from mie.bootstrap import Services
 from mie.dataplane.service import encode_cursor
 from mie.dataplane.signing import UrlSigner
@@ -213,10 +214,11 @@ def test_describe_never_gives_an_empty_reason() -> None:
 
 
 def test_error_messages_quoting_surrogates_still_encode(client: TestClient) -> None:
-    # Query strings are decoded by the server; a body escape is the way to get a surrogate in. json.dumps of
-    # the error body must not fail on the message that quotes it.
     raw = json.dumps({"Name": "x", "Value": "\ud800"})
     assert "surrogate" in bad_request(client.post("/api/system/configuration", content=raw, headers=JSON))
+    # Should a message ever quote one, the error body still encodes (a 4xx stays a 4xx, never a 500).
+    response = api_errors.error_response(400, "BadRequestError", "bad name 'a\ud800'")
+    assert json.loads(response.body)["Message"] == "BadRequestError: bad name 'a\\ud800'"
 
 
 def test_checkin_without_a_checkout_is_409(client: TestClient) -> None:
