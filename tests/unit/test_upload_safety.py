@@ -166,3 +166,16 @@ def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
             assert _cors(client, "https://evil.example") == {"simple": None, "preflight": None}
     finally:
         svc.stop()
+
+
+def test_a_truncated_form_is_not_stored(client: TestClient) -> None:
+    url, fields = _form(client, "upload/truncated.mp4")
+    body = _multipart_head(fields) + MP4_BYTES  # no closing boundary
+    response = client.post(url, content=body, headers={"content-type": "multipart/form-data; boundary=b0undary"})
+    assert response.status_code == 400, response.text
+    assert "closing boundary" in response.json()["Message"]
+    missing = client.post("/api/dataplane/download", json={"S3Bucket": "dataplane", "S3Key": "upload/truncated.mp4"})
+    assert missing.status_code == 404
+    whole = _multipart_head(fields) + MP4_BYTES + b"\r\n--b0undary--\r\n"
+    ok = client.post(url, content=whole, headers={"content-type": "multipart/form-data; boundary=b0undary"})
+    assert ok.status_code == 204, ok.text

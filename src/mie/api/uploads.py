@@ -184,6 +184,9 @@ async def receive_upload(request: Request, signer: UrlSigner, max_upload_bytes: 
         raise
     if reader.file is None or reader.granted is None:
         raise InvalidError("the form has no 'file' part (it must come after the fields)")
+    if not reader.done:  # the body ended inside the file: storing it would keep a truncated object
+        _close(reader.file)
+        raise InvalidError("the form is incomplete: it ends before its closing boundary")
     bucket, key, max_bytes = reader.granted
     if granted is not None:
         # Signed in the URL: fields the form repeats must say the same (they are not what was verified).
