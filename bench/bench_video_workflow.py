@@ -38,6 +38,53 @@ SPEECH = (
 )
 
 
+PEOPLE_SPEECH = (
+    "Welcome back to the show. Today we are at a small restaurant on a sunny patio, from the farm to the table. "
+    "The chef brings a cup of coffee while a man walks past the parked motorcycle. The cat of the house sleeps on a "
+    "chair. Tomorrow we visit a bakery in the old town. Thank you for watching and see you next week."
+)
+
+
+def make_people_clip(root: Path, seconds: int, size: str) -> Path:
+    """Scenes of 10 s made from real photos (scikit-image's): a person walking across a street scene with a
+    motorcycle (5 s), a cup of coffee with a slow zoom (3 s), a cat (2 s); speech from espeak-ng, looped."""
+    from PIL import Image
+    from skimage import data
+
+    width, height = (int(v) for v in size.split("x"))
+    speech = root / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(speech), PEOPLE_SPEECH], check=True)
+    photos = {"street": data.stereo_motorcycle()[0], "person": data.astronaut(), "cup": data.coffee(),
+              "cat": data.chelsea()}  # fmt: skip
+    for name, array in photos.items():
+        Image.fromarray(array).save(root / f"{name}.png")
+    parts = max(1, seconds // 10)
+    person_h = int(height * 0.7)
+    fit = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},setsar=1"
+    graph = []
+    for index in range(parts):
+        base = 4 * index
+        graph.append(f"[{base}:v]{fit},fps=25[bg{index}]")
+        graph.append(f"[{base + 1}:v]scale=-2:{person_h}[p{index}]")
+        graph.append(f"[bg{index}][p{index}]overlay=x='-w+(W+w)*t/5':y=H-h:shortest=1,trim=duration=5[a{index}]")
+        graph.append(f"[{base + 2}:v]{fit},zoompan=z='1+0.002*on':d=75:s={size}:fps=25,trim=duration=3[b{index}]")
+        graph.append(f"[{base + 3}:v]{fit},fps=25,trim=duration=2[c{index}]")
+    inputs: list[str] = []
+    for _ in range(parts):
+        inputs += ["-loop", "1", "-t", "5", "-i", str(root / "street.png")]
+        inputs += ["-loop", "1", "-t", "5", "-i", str(root / "person.png")]
+        inputs += ["-i", str(root / "cup.png")]
+        inputs += ["-loop", "1", "-t", "2", "-i", str(root / "cat.png")]
+    inputs += ["-stream_loop", "-1", "-i", str(speech)]
+    concat = "".join(f"[a{i}][b{i}][c{i}]" for i in range(parts)) + f"concat=n={3 * parts}:v=1:a=0[v]"
+    clip = root / "clip.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", ";".join([*graph, concat]), "-map", "[v]",
+           "-map", f"{4 * parts}:a", "-t", str(parts * 10), "-c:v", "libx264", "-preset", "veryfast",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return clip
+
+
 def make_clip(root: Path, seconds: int, size: str) -> Path:
     """Scenes of 10 s: 7 s testsrc2, 2 s of a title card, 1 s of black; speech from espeak-ng, looped."""
     speech = root / "speech.wav"
@@ -71,7 +118,7 @@ def free_port() -> int:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "MIE_API_KEY": "bench", "MIE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "MIE_API_KEY": "bench-key-0123456789", "MIE_LOG_LEVEL": "warning"}
     mie = Path(sys.executable).with_name("mie")
     log = (data_dir.parent / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -90,7 +137,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def run_cli(url: str, *args: str) -> Any:
-    env = {**os.environ, "MIE_URL": url, "MIE_API_KEY": "bench"}
+    env = {**os.environ, "MIE_URL": url, "MIE_API_KEY": "bench-key-0123456789"}
     mie = Path(sys.executable).with_name("mie")
     out = subprocess.run([str(mie), "run", *args, "--json", "--no-wait"], env=env, capture_output=True, check=True)
     return json.loads(out.stdout)
@@ -122,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--size", default="1280x720")
+    parser.add_argument(
+        "--content",
+        choices=("patterns", "people"),
+        default="patterns",
+        help="patterns: testsrc2, title cards and black (the first benchmarks); people: real photos (a person walking "
+        "past a motorcycle, a cup, a cat) over speech",
+    )
     parser.add_argument("--images", type=int, default=20, help="photos in the image batch (0: skip it)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
@@ -134,14 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None:
         raise SystemExit("needs ffmpeg and espeak-ng (scripts/setup.sh installs them)")
     root = Path(tempfile.mkdtemp(prefix="mie-bench-video-"))
-    clip = make_clip(root, args.seconds, args.size)
+    make = make_people_clip if args.content == "people" else make_clip
+    clip = make(root, args.seconds, args.size)
     (root / "warm").mkdir()
-    warm_clip = None if args.no_warmup else make_clip(root / "warm", 10, args.size)
+    warm_clip = None if args.no_warmup else make(root / "warm", 10, args.size)
     duration = float(args.seconds)
     proc, url = start_server(root / "data")
-    results: dict[str, Any] = {"media_seconds": duration, "size": args.size, "cpus": os.cpu_count()}
+    results: dict[str, Any] = {
+        "media_seconds": duration,
+        "size": args.size,
+        "content": args.content,
+        "cpus": os.cpu_count(),
+    }
     try:
-        client = httpx.Client(base_url=url, headers={"x-api-key": "bench"}, timeout=30)
+        client = httpx.Client(base_url=url, headers={"x-api-key": "bench-key-0123456789"}, timeout=30)
         if warm_clip is not None:
             began = time.monotonic()
             (warm_id,) = execution_ids(run_cli(url, str(warm_clip)))
