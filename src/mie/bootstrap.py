@@ -153,7 +153,9 @@ def _api_key(settings: Settings) -> tuple[str, bool]:
 
 def build(settings: Settings, *, lock: bool = True) -> Services:
     """Create (and migrate) storage, then wire every service. Nothing runs until ``Services.start``."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the database holds webhook secrets in clear, and the objects are the users' media.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)
     db = Database(settings.effective_database_url)
     lock_file = _lock_data_dir(settings.data_dir) if lock and db.is_sqlite else None
     try:

@@ -80,6 +80,9 @@ class Settings:
     #: Extra operator plugins to load besides the ``mie.operators`` entry points: comma-separated
     #: ``module:function`` registration functions importable on ``PYTHONPATH`` (handy before packaging one).
     plugins: str = ""
+    #: Origins allowed to call the API from a browser (CORS), comma-separated (``https://a.example,http://b:3000``)
+    #: or ``*`` for any; empty (the default) sends no CORS headers, so only same-origin pages (the web UI) can.
+    cors_origins: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -88,6 +91,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'mie.db').resolve()}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` as a list (empty: no CORS)."""
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def objects_dir(self) -> Path:

@@ -105,3 +105,9 @@ class OperatorCancelledError(OperatorError):
 
 class OperatorTimeoutError(OperatorError):
     """An operator ran longer than its operation's ``TimeoutSeconds``."""
+
+
+def describe(exc: BaseException) -> str:
+    """``str(exc)``, or the exception's type name when that is empty (``AssertionError()``, ``IndexError()``...):
+    an error message must always say something."""
+    return str(exc).strip() or type(exc).__name__

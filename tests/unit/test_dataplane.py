@@ -91,6 +91,11 @@ class TestAssets:
         assert dp.checkouts()["locks"][0]["AssetId"] == asset_id
         dp.checkin(asset_id)
         assert dp.checkouts() == {"locks": []}
+        # Checking in an asset that is not checked out is refused, and leaves it unlocked.
+        with pytest.raises(ConflictError, match="not checked out"):
+            dp.checkin(asset_id)
+        assert dp.checkouts() == {"locks": []}
+        assert dp.checkout(asset_id, "bob")["LockedBy"] == "bob"
 
 
 class TestMetadata:

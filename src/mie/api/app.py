@@ -89,12 +89,16 @@ def create_app(services: Services) -> FastAPI:
         # The web UI will live here; until then, send people to the interactive API docs.
         return RedirectResponse("/api/docs")
 
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["*"],
-        allow_headers=["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"],
-        expose_headers=["X-Next-Token", "Link", "Content-Range", "Accept-Ranges"],
-    )
+    origins = services.settings.cors_origin_list
+    if origins:
+        # Off by default: a page of another origin must not drive the API with a key it got hold of. The web UI is
+        # served from the same origin and needs none.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"],
+            expose_headers=["X-Next-Token", "Link", "Content-Range", "Accept-Ranges"],
+        )
     app.add_middleware(CollapseSlashes)
     return app

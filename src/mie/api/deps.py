@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
 
 from mie.api.auth import authenticate
+from mie.api.bodies import parse_json
 from mie.errors import InvalidError, TooLargeError, UnsupportedMediaTypeError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ async def json_body(request: Request) -> Any:
         raise UnsupportedMediaTypeError(f"Content-Type {ctype} is not supported: send application/json")
     limit = services(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise TooLargeError(f"the request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -56,10 +56,7 @@ async def json_body(request: Request) -> Any:
     raw = b"".join(chunks)
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidError(f"the request body is not valid JSON: {exc}") from exc
+    return parse_json(raw)
 
 
 def page_params(limit: int | None, token: str | None) -> tuple[int | None, str | None]:

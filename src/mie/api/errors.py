@@ -45,6 +45,8 @@ def log_error(status: int, code: str, message: str, exc: BaseException) -> None:
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     """MIE's error body (Chalice prefixes the message with the code)."""
+    # A message quoting bad input must not fail to encode (lone surrogates): the answer is a 4xx, never a 500.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse({"Code": code, "Message": f"{code}: {message}"}, status_code=status)
 
 

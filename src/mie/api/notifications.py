@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from mie.api.bodies import seq_token
 from mie.api.deps import json_body, page_params, require_key, services, set_next
 from mie.consumers.notify import Notifications
-from mie.errors import InvalidError, NotImplementedYetError
+from mie.errors import NotImplementedYetError
 from mie.types import JSONDict
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["notifications"])
@@ -33,9 +34,7 @@ def _page(limit: int | None, token: str | None) -> tuple[int | None, int | None]
     limit, after = page_params(limit, token)
     if after is None:
         return limit, None
-    if not after.isdigit():
-        raise InvalidError("next is not a token this API issued")
-    return limit, int(after)
+    return limit, seq_token(after)
 
 
 @router.post("")

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from mie.api.bodies import seq_token
 from mie.api.deps import page_params, require_key, set_next
 from mie.api.media import indexer
 from mie.consumers.search_query import hit_document, parse_query
@@ -47,12 +48,7 @@ def search(
     size = size or DEFAULT_LIMIT
     if size > MAX_LIMIT:
         raise InvalidError(f"limit must be at most {MAX_LIMIT}")
-    try:
-        offset = int(after) if after is not None else 0
-    except ValueError as exc:
-        raise InvalidError("next is not a token this API issued") from exc
-    if offset < 0:
-        raise InvalidError("next is not a token this API issued")
+    offset = seq_token(after) if after is not None else 0
     query = parse_query(q, media_type=media_type.lower() if media_type else None, operator=operator)
     hits, more = indexer(request).store.search(query, limit=size, offset=offset)
     following = str(offset + size) if more else None

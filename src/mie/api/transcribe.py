@@ -33,10 +33,10 @@ Body = Annotated[Any, Depends(json_body)]
 PREFIX = "service/transcribe/vocabularies/"
 COLUMNS = ("Phrase", "IPA", "SoundsLike", "DisplayAs")
 MAX_FILE_BYTES = 1_000_000
-_NAME = re.compile(r"^[0-9A-Za-z._-]{1,200}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")
-_PHRASE = re.compile(r"^[^\W\d_](?:[^\W\d_]|['.\-])*$")
-_SOUNDS_LIKE = re.compile(r"^[^\W\d_]+(?:[- ][^\W\d_]+)*$")
+_NAME = re.compile(r"^[0-9A-Za-z._-]{1,200}\Z")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?\Z")
+_PHRASE = re.compile(r"^[^\W\d_](?:[^\W\d_]|['.\-])*\Z")
+_SOUNDS_LIKE = re.compile(r"^[^\W\d_]+(?:[- ][^\W\d_]+)*\Z")
 _lock = threading.Lock()
 
 

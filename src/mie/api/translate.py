@@ -43,8 +43,8 @@ PREFIXES: dict[str, str] = {
 }
 _LABEL = {"terminology": "terminology", "parallel-data": "parallel data"}
 # AWS Translate's resource-name rule; it also keeps names safe as object keys.
-_NAME = re.compile(r"^([A-Za-z0-9-]_?)+$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$")
+_NAME = re.compile(r"^([A-Za-z0-9-]_?)+\Z")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?\Z")
 
 #: ISO 639-3 (Apertium's mode names) to 639-1; must match ``mie.library.translate.apertium.ISO_639_3_TO_1``
 #: (a test checks): the API layer may not import the operator library.
@@ -58,7 +58,7 @@ ISO_639_3_TO_1: dict[str, str] = {
     "slk": "sk", "slv": "sl", "sqi": "sq", "swe": "sv", "tur": "tr", "tat": "tt", "ukr": "uk", "urd": "ur",
     "uzb": "uz",
 }  # fmt: skip
-_MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})(?:_([A-Za-z]{2,4}))?$")
+_MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})(?:_([A-Za-z]{2,4}))?\Z")
 
 
 def _now() -> str:

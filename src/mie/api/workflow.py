@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 import mie
+from mie.api.bodies import seq_token
 from mie.api.deps import json_body, page_params, paginate, require_key, services, set_next
 from mie.errors import InvalidError, NotFoundError, NotImplementedYetError
 from mie.model.records import workflow_configuration
@@ -151,11 +155,7 @@ def list_executions(request: Request, response: Response, limit: Limit = None, t
 
 
 def _seq(token: str | None) -> int | None:
-    if token is None:
-        return None
-    if not token.isdigit():
-        raise InvalidError("next is not a token this API issued")
-    return int(token)
+    return None if token is None else seq_token(token)
 
 
 @router.get("/workflow/execution/status/{Status}")
@@ -268,10 +268,28 @@ fallback = APIRouter(dependencies=[Depends(require_key)])
 @fallback.post("/service/{rest:path}", operation_id="service_post")
 @fallback.put("/service/{rest:path}", operation_id="service_put")
 @fallback.delete("/service/{rest:path}", operation_id="service_delete")
-def service_not_yet(rest: str) -> JSONDict:
+def service_not_yet(request: Request, rest: str) -> JSONDict:
     """MIE ``/service/*`` routes that no feature router serves (e.g. ``update_vocabulary``): 501, not 404, since
-    MIE has them."""
+    MIE has them; a served route called with a method it does not have is 405, as everywhere else."""
+    allowed = _allowed_methods(request)
+    if allowed:
+        raise StarletteHTTPException(
+            405, f"{request.method} is not allowed here; use {', '.join(allowed)}", {"Allow": ", ".join(allowed)}
+        )
     raise NotImplementedYetError(
         f"/service/{rest} is not available in this version of the engine; see docs/api.md for the service routes "
         "it serves"
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the feature routes (``mie.api.app.ROUTERS``) that serve the request's path."""
+    from mie.api.app import ROUTERS  # the app imports this module
+
+    path = request.scope["path"]
+    allowed: set[str] = set()
+    for router, prefix in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and compile_path(prefix + route.path)[0].match(path):
+                allowed |= route.methods or set()
+    return sorted(allowed)

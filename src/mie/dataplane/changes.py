@@ -17,6 +17,8 @@ database crash can still skip some: consumers follow the order, they must not ex
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 import weakref
@@ -38,6 +40,8 @@ Change = tuple[str, str | None, JSONDict]
 
 #: Key of the PostgreSQL advisory lock that orders outbox appends ("mieoutbx"); any constant shared by every node.
 OUTBOX_LOCK_KEY = 0x6D69656F75746278
+#: Seconds between reads of a long poll waiting in an event loop when no notify came (events of other nodes).
+ASYNC_POLL = 1.0
 
 # Built once: the insert runs in every transaction that changes something.
 _INSERT = insert(outbox)
@@ -82,6 +86,8 @@ class ChangeLog:
         self._db = db
         self._cond = threading.Condition()
         self._version = 0
+        #: Long polls waiting in event loops (``wait_async``): each loop's event is set on ``notify``.
+        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         if not db.is_sqlite:
             with db.read() as conn:
                 install_commit_hook(conn.engine)
@@ -124,6 +130,10 @@ class ChangeLog:
         with self._cond:
             self._version += 1
             self._cond.notify_all()
+            waiters = list(self._async_waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that event loop is closed: its waiter is gone
+                loop.call_soon_threadsafe(event.set)
 
     def last_seq(self) -> int:
         """The newest sequence number (0 when the log is empty)."""
@@ -161,6 +171,31 @@ class ChangeLog:
             with self._cond:
                 if self._version == seen:
                     self._cond.wait(remaining)
+
+    async def wait_async(self, after: int, timeout: float) -> list[JSONDict]:
+        """:meth:`wait` for an event loop: the wait holds no thread (a long poll per client must not take one from
+        the pool every synchronous route runs in). Reads run briefly on the loop's default executor.
+
+        Besides :meth:`notify`, the log is read again every :data:`ASYNC_POLL` seconds, so events committed by
+        another node (PostgreSQL) are seen too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiter = (loop, asyncio.Event())
+        with self._cond:
+            self._async_waiters.add(waiter)
+        try:
+            while True:
+                waiter[1].clear()  # before reading: a notify from now on wakes the wait below
+                events = await asyncio.to_thread(self.read, after)
+                remaining = deadline - loop.time()
+                if events or remaining <= 0:
+                    return events
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter[1].wait(), min(remaining, ASYNC_POLL))
+        finally:
+            with self._cond:
+                self._async_waiters.discard(waiter)
 
     def follow(self, after: int, stop: threading.Event, batch: int = 100) -> Iterator[JSONDict]:
         """Yield events after ``after`` for ever (until ``stop`` is set), waking on ``notify``."""

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from mie.dataplane.changes import DATAPLANE, ChangeLog
 from mie.dataplane.signing import UrlSigner
 from mie.dataplane.sniff import sniff_media_type
-from mie.errors import ConflictError, InvalidError, NotFoundError
+from mie.errors import ConflictError, InvalidError, MieError, NotFoundError
 from mie.model.records import NAME_PATTERN, created_now
 from mie.storage.objects import ObjectStore, check_bucket, check_key
 from mie.storage.sql.db import Database, dumps
@@ -57,6 +59,18 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return dict(state)
 
 
+def _cursor_target(state: dict[str, Any]) -> tuple[str, str, int]:
+    """``(operator, pointer, page)`` of a decoded cursor's ``next``; 400 unless each has the type this API issues."""
+    nxt = dict(state["next"])
+    page = nxt.pop("page", 0)
+    if len(nxt) != 1 or type(page) is not int or page < 0:
+        raise InvalidError("the cursor is not one this data plane issued")
+    ((operator, pointer),) = nxt.items()
+    if not isinstance(pointer, str):
+        raise InvalidError("the cursor is not one this data plane issued")
+    return operator, pointer, page
+
+
 class DataPlane:
     """Assets, media objects, metadata results and their change events."""
 
@@ -76,6 +90,9 @@ class DataPlane:
         self.bucket = check_bucket(bucket)
         self.signer = signer
         self.url_expiry = url_expiry
+        # Moving an upload and committing its asset is one step for other creators of this process: a concurrent
+        # create must not take an in-flight object for the orphan of a crashed one.
+        self._creating = threading.RLock()
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -85,11 +102,22 @@ class DataPlane:
 
     # Assets ---------------------------------------------------------------------------------------------------
 
-    def create_asset(self, bucket: Any, key: Any, media_type: Any = None) -> dict[str, Any]:
+    def create_asset(
+        self,
+        bucket: Any,
+        key: Any,
+        media_type: Any = None,
+        *,
+        also: Callable[[Connection, dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """``POST /create``: take ownership of an uploaded object as a new asset.
 
         The object is moved to ``private/assets/<AssetId>/input/<S3Key>`` (as MIE v2 did), so deleting the asset
-        removes it. ``MediaType`` is inferred from the content when not given.
+        removes it. ``MediaType`` is inferred from the content when not given. ``also`` runs in the transaction that
+        creates the asset (``POST /workflow/execution`` inserts its execution there: both or neither exist).
+
+        Retryable: when the transaction fails the object is moved back; when the process died between the move and
+        the commit, a retry finds the moved object under an asset id that was never committed and takes it back.
         """
         if not isinstance(bucket, str) or not bucket:
             raise InvalidError("Missing required inputs for asset creation: 'S3Bucket'")
@@ -99,14 +127,48 @@ class DataPlane:
         check_key(key)
         if media_type is not None and media_type not in MEDIA_TYPES:
             raise InvalidError(f"MediaType must be one of {', '.join(MEDIA_TYPES)}, not {media_type!r}")
-        if not self.objects.exists(bucket, key):
-            raise InvalidError(f"Input media s3://{bucket}/{key} does not exist: upload it first")
-        if media_type is None:
-            media_type = self._sniff(bucket, key)
-        asset_id = str(uuid.uuid4())
-        new_key = f"{asset_prefix(asset_id)}input/{key}"
-        self.objects.move(bucket, key, self.bucket, new_key)
+        with self._creating:
+            if not self.objects.exists(bucket, key) and not self._recover_orphan(bucket, key):
+                raise InvalidError(f"Input media s3://{bucket}/{key} does not exist: upload it first")
+            if media_type is None:
+                media_type = self._sniff(bucket, key)
+            asset_id = str(uuid.uuid4())
+            new_key = f"{asset_prefix(asset_id)}input/{key}"
+            self.objects.move(bucket, key, self.bucket, new_key)
+            try:
+                return self._insert_asset(asset_id, new_key, media_type, also)
+            except BaseException:
+                with contextlib.suppress(MieError, OSError):  # best effort; a retry recovers it otherwise
+                    self.objects.move(self.bucket, new_key, bucket, key)
+                raise
+
+    def _recover_orphan(self, bucket: str, key: str) -> bool:
+        """Move back an object a crashed ``create_asset`` moved under an asset id it never committed."""
+        suffix = f"/input/{key}"
+        candidates: dict[str, str] = {}
+        for found in self.objects.list_keys(self.bucket, ASSET_PREFIX):
+            owner = found[len(ASSET_PREFIX) :].split("/", 1)[0]
+            if found == f"{ASSET_PREFIX}{owner}{suffix}":
+                candidates[owner] = found
+        if not candidates:
+            return False
+        with self.db.read() as conn:
+            known = set(conn.scalars(select(assets.c.asset_id).where(assets.c.asset_id.in_(list(candidates)))))
+        orphans = sorted(k for a, k in candidates.items() if a not in known)
+        if not orphans:
+            return False
+        self.objects.move(self.bucket, orphans[0], bucket, key)
+        return True
+
+    def _insert_asset(
+        self,
+        asset_id: str,
+        new_key: str,
+        media_type: str,
+        also: Callable[[Connection, dict[str, Any]], None] | None,
+    ) -> dict[str, Any]:
         created = created_now()
+        asset = {"AssetId": asset_id, "MediaType": media_type, "S3Bucket": self.bucket, "S3Key": new_key}
         with self._tx() as conn:
             conn.execute(
                 insert(assets).values(
@@ -129,7 +191,9 @@ class DataPlane:
                     "Action": "INSERT",
                 },
             )
-        return {"AssetId": asset_id, "MediaType": media_type, "S3Bucket": self.bucket, "S3Key": new_key}
+            if also is not None:
+                also(conn, asset)
+        return asset
 
     def _sniff(self, bucket: str, key: str) -> str:
         size = self.objects.size(bucket, key)
@@ -203,9 +267,11 @@ class DataPlane:
         return {"AssetId": asset_id, "LockedBy": locked_by, "LockedAt": locked_at}
 
     def checkin(self, asset_id: str) -> str:
-        """Release an asset's lock."""
+        """Release an asset's lock; 409 when the asset is not checked out (a check-in without a checkout is a
+        client's mistake worth telling: it usually means someone else's lock was already released)."""
         with self._tx() as conn:
-            self.get_asset(asset_id, conn)
+            if not self.get_asset(asset_id, conn)["locked_by"]:
+                raise ConflictError(f"Asset {asset_id} is not checked out")
             conn.execute(update(assets).where(assets.c.asset_id == asset_id).values(locked_by=None, locked_at=None))
         return f"Unlocked asset {asset_id}"
 
@@ -219,8 +285,24 @@ class DataPlane:
 
     # Metadata --------------------------------------------------------------------------------------------------
 
-    def store_metadata(self, asset_id: str, body: Any, *, paginated: bool = False, end: bool = False) -> dict[str, Any]:
-        """``POST /metadata/{asset}``: store a result whole, or as pages finished by ``end``."""
+    def store_metadata(
+        self,
+        asset_id: str,
+        body: Any,
+        *,
+        paginated: bool = False,
+        end: bool = False,
+        first: bool = False,
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """``POST /metadata/{asset}``: store a result whole, or as pages finished by ``end``.
+
+        ``first`` (a paged write only) starts a new sequence: pages still pending from an interrupted attempt are
+        dropped in the same transaction. ``replace`` (with ``end``) makes the joined pages the whole result instead
+        of appending them to a result stored earlier under the same ``WorkflowId`` (MIE's behaviour, kept for
+        MIE's clients). The SDK's :class:`~mie.operators.ResultPages` sets both: a re-run task's pages replace the
+        interrupted attempt's, never extend them.
+        """
         if not isinstance(body, dict):
             raise InvalidError("the request body must be a JSON object")
         for field in ("OperatorName", "Results", "WorkflowId"):
@@ -241,8 +323,15 @@ class DataPlane:
                 self.get_asset(asset_id, conn)
                 self._point(conn, asset_id, operator, workflow_id, key)
             return {"Status": "Success", "Bucket": self.bucket, "Key": key}
+        where = (
+            (metadata_pages.c.asset_id == asset_id)
+            & (metadata_pages.c.workflow == workflow_id)
+            & (metadata_pages.c.operator == operator)
+        )
         with self._tx() as conn:
             self.get_asset(asset_id, conn)
+            if first:
+                conn.execute(delete(metadata_pages).where(where))
             conn.execute(
                 insert(metadata_pages).values(
                     asset_id=asset_id, operator=operator, workflow=workflow_id, page=dumps(results)
@@ -250,20 +339,22 @@ class DataPlane:
             )
             if not end:
                 return {"Status": "Success"}
-            where = (
-                (metadata_pages.c.asset_id == asset_id)
-                & (metadata_pages.c.workflow == workflow_id)
-                & (metadata_pages.c.operator == operator)
-            )
             pages = [
                 json.loads(r[0])
                 for r in conn.execute(select(metadata_pages.c.page).where(where).order_by(metadata_pages.c.id))
             ]
-            # A re-run under the same workflow id appends to the earlier pages, as MIE does.
             existing: list[Any] = []
-            if self.objects.exists(self.bucket, key):
+            if not replace and self.objects.exists(self.bucket, key):
+                # A re-run under the same workflow id appends to the earlier pages, as MIE does...
                 previous = json.loads(self.objects.get_bytes(self.bucket, key))
                 existing = previous if isinstance(previous, list) else [previous]
+                # ...except when the stored object already ends with exactly these pages: that is this very write,
+                # retried after a crash between writing the object (below) and committing. The pages are still
+                # pending then, and appending them again would double every page.
+                if len(existing) >= len(pages) and existing[len(existing) - len(pages) :] == pages:
+                    existing = existing[: len(existing) - len(pages)]
+            # The object is written before the commit, and idempotently: until the commit, the pages stay pending,
+            # so a retry recomputes the same object (see above); after it, pointer and pages agree.
             self.objects.put_bytes(self.bucket, key, dumps(existing + pages).encode())
             conn.execute(delete(metadata_pages).where(where))
             self._point(conn, asset_id, operator, workflow_id, key)
@@ -291,6 +382,20 @@ class DataPlane:
         for operator, pointer in rows:
             latest[operator] = pointer
         return list(latest.items())
+
+    def _check_pointer(self, asset_id: str, operator: str, pointer: str) -> None:
+        with self.db.read() as conn:
+            found = conn.execute(
+                select(metadata_pointers.c.id)
+                .where(
+                    (metadata_pointers.c.asset_id == asset_id)
+                    & (metadata_pointers.c.operator == operator)
+                    & (metadata_pointers.c.pointer == pointer)
+                )
+                .limit(1)
+            ).first()
+        if found is None:
+            raise InvalidError("the cursor does not name a result of this asset")
 
     def _read_result(self, pointer: str) -> Any:
         try:
@@ -321,19 +426,16 @@ class DataPlane:
             return response
         state = decode_cursor(cursor)
         self.get_asset(asset_id)
-        nxt = dict(state["next"])
-        page = int(nxt.pop("page", 0))
-        if len(nxt) != 1:
-            raise InvalidError("the cursor is not one this data plane issued")
-        ((operator, pointer),) = nxt.items()
+        operator, pointer, page = _cursor_target(state)
         remaining = [r for r in state.get("remaining", []) if isinstance(r, dict) and len(r) == 1]
-        return self._page_response(asset_id, operator, str(pointer), page, remaining)
+        return self._page_response(asset_id, operator, pointer, page, remaining)
 
     def _page_response(
         self, asset_id: str, operator: str, pointer: str, page: int, remaining: list[dict[str, str]]
     ) -> dict[str, Any]:
-        if not pointer.startswith(asset_prefix(asset_id)):
-            raise InvalidError("the cursor does not belong to this asset")
+        # A cursor is the client's to forge: only a pointer stored for this asset and operator is read, never
+        # another object of the asset (its input media, another result) named by a crafted cursor.
+        self._check_pointer(asset_id, operator, pointer)
         results = self._read_result(pointer)
         response: dict[str, Any] = {"asset_id": asset_id, "operator": operator}
         next_state: dict[str, Any] | None = None
@@ -344,6 +446,8 @@ class DataPlane:
             if page + 1 < len(results):
                 next_state = {"next": {operator: pointer, "page": page + 1}, "remaining": remaining}
         else:
+            if page != 0:
+                raise InvalidError("the cursor points past the last page")
             response["results"] = results
         if next_state is None and remaining:
             (op2, p2), *rest = [next(iter(r.items())) for r in remaining]
@@ -356,10 +460,8 @@ class DataPlane:
         """``GET /metadata/{asset}/{operator}``: the newest result of one operator (paged when paginated)."""
         if cursor is not None:
             state = decode_cursor(cursor)
-            nxt = dict(state["next"])
-            page = int(nxt.pop("page", 0))
-            pointer = nxt.get(operator)
-            if not isinstance(pointer, str):
+            named, pointer, page = _cursor_target(state)
+            if named != operator:
                 raise InvalidError("the cursor is not one this data plane issued for this operator")
             self.get_asset(asset_id)
             return self._page_response(asset_id, operator, pointer, page, [])
@@ -398,17 +500,19 @@ class DataPlane:
     def upload_form(self, bucket: Any, key: Any, base_url: str, max_bytes: int) -> dict[str, Any]:
         """``POST /upload``: a URL and form fields for a multipart POST, like an S3 presigned POST."""
         bucket, key = self._location(bucket, key)
+        from urllib.parse import urlencode
+
         expires = int(time.time()) + self.url_expiry
-        return {
-            "url": f"{base_url.rstrip('/')}/api/dataplane/objects/upload",
-            "fields": {
-                "bucket": bucket,
-                "key": key,
-                "expires": str(expires),
-                "max-bytes": str(max_bytes),
-                "signature": self.signer.sign("POST", bucket, f"{key}\n{max_bytes}", expires),
-            },
+        fields = {
+            "bucket": bucket,
+            "key": key,
+            "expires": str(expires),
+            "max-bytes": str(max_bytes),
+            "signature": self.signer.sign("POST", bucket, key, expires, str(max_bytes)),
         }
+        # The URL repeats the grant in its query so that the server can check it before reading the body; the
+        # fields stay for S3-style clients that post them (they are checked before the file part).
+        return {"url": f"{base_url.rstrip('/')}/api/dataplane/objects/upload?{urlencode(fields)}", "fields": fields}
 
     def download_url(self, bucket: Any, key: Any, base_url: str) -> str:
         """``POST /download``: a URL that serves the object's bytes until it expires."""

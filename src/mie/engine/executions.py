@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 
 from mie.dataplane.service import MEDIA_TYPES, DataPlane
 from mie.engine import records
@@ -16,6 +16,7 @@ from mie.engine.catalog import Catalog
 from mie.errors import ConflictError, InvalidError, NotFoundError
 from mie.model.execution import apply_configuration, initialize_execution
 from mie.model.records import created_now, new_id
+from mie.storage.objects import check_bucket, check_key
 from mie.storage.sql.db import Database, loads
 from mie.storage.sql.tables import assets, executions, tasks
 from mie.types import END_STAGE, TERMINAL_STATUSES, JSONDict, WorkflowStatus
@@ -74,6 +75,10 @@ class Executions:
                 if media is None:
                     media_type = row.media_type or "Video"
                     location = {"S3Bucket": row.s3_bucket, "S3Key": row.s3_key}
+                elif not self.dataplane.objects.exists(location["S3Bucket"], location["S3Key"]):
+                    raise InvalidError(
+                        f"Input media s3://{location['S3Bucket']}/{location['S3Key']} does not exist: upload it first"
+                    )
                 record = initialize_execution(
                     workflow,
                     execution_id=execution_id,
@@ -84,19 +89,29 @@ class Executions:
                 )
                 records.insert_execution(conn, record)
         else:
-            asset = self.dataplane.create_asset(
-                location["S3Bucket"], location["S3Key"], media_type if media_type in MEDIA_TYPES else None
+            created: list[JSONDict] = []
+
+            def insert(conn: Connection, asset: JSONDict) -> None:
+                # In the asset's own transaction: a crash leaves both or neither, and the retry can succeed.
+                created.append(
+                    initialize_execution(
+                        workflow,
+                        execution_id=execution_id,
+                        asset_id=asset["AssetId"],
+                        media={media_type: {"S3Bucket": asset["S3Bucket"], "S3Key": asset["S3Key"]}},
+                        configuration=configuration,
+                        created=created_now(),
+                    )
+                )
+                records.insert_execution(conn, created[0])
+
+            self.dataplane.create_asset(
+                location["S3Bucket"],
+                location["S3Key"],
+                media_type if media_type in MEDIA_TYPES else None,
+                also=insert,
             )
-            record = initialize_execution(
-                workflow,
-                execution_id=execution_id,
-                asset_id=asset["AssetId"],
-                media={media_type: {"S3Bucket": asset["S3Bucket"], "S3Key": asset["S3Key"]}},
-                configuration=configuration,
-                created=created_now(),
-            )
-            with self.db.write() as conn:
-                records.insert_execution(conn, record)
+            record = created[0]
         self.dataplane.changes.notify()
         self._wake()
         return record
@@ -223,6 +238,9 @@ def _first_media(media: Any) -> tuple[str, JSONDict]:
     for key in ("S3Bucket", "S3Key"):
         if not isinstance(location.get(key), str) or not location[key]:
             raise InvalidError(f"Input.Media.{media_type} is missing '{key}'")
+    # The same rules as every other bucket and key, whether the media becomes an asset or comes with Input.AssetId.
+    check_bucket(location["S3Bucket"])
+    check_key(location["S3Key"])
     return str(media_type), {"S3Bucket": location["S3Bucket"], "S3Key": location["S3Key"]}
 
 

@@ -9,12 +9,17 @@ next call starts a fresh one.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
@@ -68,8 +73,39 @@ def definition_ref(definition: OperatorDefinition) -> str | None:
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def _child_main(conn: Connection, factory: ResourceFactory) -> None:
+#: ``prctl`` option: the signal the kernel sends this process when its parent (thread) ends.
+_PR_SET_PDEATHSIG = 1
+#: How often a worker process checks that its parent is still alive (the fallback where prctl is missing).
+_PARENT_POLL = 0.5
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make sure this worker process cannot outlive the server (a ``kill -9`` of it runs no clean-up).
+
+    An orphaned worker would keep writing results while the restarted server re-runs the same task. On Linux the
+    kernel kills us with the parent (``PR_SET_PDEATHSIG``); everywhere, a thread watches for re-parenting as a
+    fallback, and we check once right away in case the parent died before the ``prctl``.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_POLL)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mie-parent-watch", daemon=True).start()
+
+
+def _child_main(conn: Connection, factory: ResourceFactory, parent_pid: int | None = None) -> None:
     """Worker process: build resources once, then run calls until told to stop."""
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     # There are as many worker processes as CPUs, running operators side by side: one compute thread each. Pools
     # sized to every core in every process would oversubscribe the CPUs several times over and spin against each
     # other (measured: a video stage three times slower). Set before any numeric library is imported.
@@ -121,7 +157,7 @@ class _Worker:
         parent, child = _CTX.Pipe()
         self.conn = parent
         self.process: SpawnProcess = _CTX.Process(
-            target=_child_main, args=(child, factory), name=f"mie-process-worker-{index}", daemon=True
+            target=_child_main, args=(child, factory, os.getpid()), name=f"mie-process-worker-{index}", daemon=True
         )
         self.process.start()
         child.close()
@@ -150,6 +186,9 @@ class ProcessWorkers:
         self._queue: list[tuple[TaskRun, str | None]] = []
         self._count = 0
         self._closed = False
+        # Processes are started from this one long-lived thread: PR_SET_PDEATHSIG fires when the *thread* that
+        # started a child ends, and _dispatch also runs on the short-lived per-call threads.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="mie-process-spawner")
 
     def submit(self, run: TaskRun, ref: str | None) -> None:
         """Run ``run`` in a worker process (queued while all are busy)."""
@@ -173,7 +212,7 @@ class ProcessWorkers:
                     index = self._count
             if worker is None:
                 try:
-                    worker = _Worker(self._factory, index)
+                    worker = self._spawner.submit(_Worker, self._factory, index).result()
                 except Exception as exc:  # cannot start a process: fail the call, not the scheduler
                     log.exception("could not start a worker process")
                     self._done(run, error_outcome(run.task_id, run.token, exc))

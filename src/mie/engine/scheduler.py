@@ -47,6 +47,7 @@ from mie.engine.tasks import (
     store_done,
 )
 from mie.engine.workers import Outcome, TaskRun, ThreadWorkers, timeout_outcome
+from mie.errors import describe
 from mie.model.execution import failed_output
 from mie.operators.definition import OperatorDefinition
 from mie.operators.registry import OperatorRegistry
@@ -448,7 +449,9 @@ class Scheduler:
             # through the tasks table would.
             output = loads(dumps(outcome.output))
         except (TypeError, ValueError) as exc:
-            return failed_output(loads(task.payload), f"the operator returned an output that is not JSON: {exc}")
+            return failed_output(
+                loads(task.payload), f"the operator returned an output that is not JSON: {describe(exc)}"
+            )
         output.setdefault("Name", task.operation)
         status = output.get("Status")
         if task.op_type == "Async" and task.phase == START and status != OperationStatus.ERROR:

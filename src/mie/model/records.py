@@ -15,7 +15,7 @@ from mie.model.asl import operation_asl, stage_definition
 from mie.types import JSONDict
 
 #: Names become URL path segments and object-key parts, so they are kept to a safe alphabet.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}\Z")
 OPERATION_TYPES = ("Sync", "Async")
 
 

@@ -276,6 +276,7 @@ class ResultPages:
         self._pending: JSONDict | None = None
         self._count = 0
         self._closed = False
+        self._stored = False
 
     @property
     def count(self) -> int:
@@ -303,7 +304,11 @@ class ResultPages:
 
     def _store(self, page: JSONDict, *, end: bool) -> None:
         body = {"OperatorName": self._operator, "Results": page, "WorkflowId": self._ctx.workflow_execution_id}
-        self._ctx.dataplane.store_metadata(self._ctx.asset_id, body, paginated=True, end=end)
+        # One writer is one attempt of the task: its first page restarts the sequence (dropping what an interrupted
+        # attempt left pending) and its end replaces any result an earlier attempt finished, so a re-run ends with
+        # this attempt's pages exactly (execution is at least once; writes must be idempotent per task).
+        first, self._stored = not self._stored, True
+        self._ctx.dataplane.store_metadata(self._ctx.asset_id, body, paginated=True, end=end, first=first, replace=end)
 
     def __enter__(self) -> ResultPages:
         return self

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 #: What an operator may declare: a media type, or ``MetadataOnly`` for operators that read only earlier results.
 MEDIA_TYPES = ("Video", "Audio", "Image", "Text", "MetadataOnly")
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 MONITOR_SUFFIX = ".monitor"
 
 

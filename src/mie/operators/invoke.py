@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from mie.errors import OperatorError, OperatorTimeoutError
+from mie.errors import OperatorError, OperatorTimeoutError, describe
 from mie.operators.context import OperatorContext, Runtime
 from mie.operators.definition import EXECUTING
 from mie.operators.registry import LambdaContext, Target
@@ -123,7 +123,7 @@ def _invoke_http(url: str, event: JSONDict, timeout: float, *, deadline: float |
             f"({type(exc).__name__})"
         ) from exc
     except httpx.HTTPError as exc:
-        raise OperatorError(f"HTTP operator {url} could not be reached: {exc}", retryable=True) from exc
+        raise OperatorError(f"HTTP operator {url} could not be reached: {describe(exc)}", retryable=True) from exc
     elapsed = time.monotonic() - started
     body = response.text
     if response.status_code >= 400:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-from mie.errors import OperatorError
+from mie.errors import OperatorError, describe
 from mie.operators.definition import MONITOR_SUFFIX, OperatorDefinition
 from mie.types import JSONDict
 
@@ -185,7 +185,7 @@ def _import_handler(arn: str) -> Handler:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise OperatorError(f"cannot import operator module {module_name!r}: {exc}") from exc
+        raise OperatorError(f"cannot import operator module {module_name!r}: {describe(exc)}") from exc
     target: Any = module
     for part in attr.split("."):
         target = getattr(target, part, None)

@@ -20,13 +20,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from mie.errors import InvalidError, NotFoundError
+from mie.errors import ConflictError, InvalidError, NotFoundError
 
 _CHUNK = 1024 * 1024
 #: Folder under the store's root where objects are written before being renamed into place (not a valid bucket).
 STAGING = ".staging"
 #: How often a rename is retried when a concurrent prune removed its target folder.
 _RENAME_ATTEMPTS = 100
+
+
+#: Longest path segment (bytes of UTF-8) a file system holds: a longer one could be signed but never stored.
+MAX_SEGMENT_BYTES = 255
+
+
+def _bad_characters(text: str) -> str | None:
+    """Why ``text`` cannot name a bucket or key: control characters or lone surrogates; ``None`` when fine.
+
+    Control characters are refused because names end up in signed strings, log lines, HTTP headers and file
+    names, where a newline or NUL changes their meaning.
+    """
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        return "control characters (such as newlines) are not allowed"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid Unicode (a lone UTF-16 surrogate)"
+    return None
 
 
 def check_bucket(bucket: str) -> str:
@@ -37,23 +56,37 @@ def check_bucket(bucket: str) -> str:
         or len(bucket) > 255
         or "/" in bucket
         or "\\" in bucket
-        or "\x00" in bucket
         or bucket.startswith(".")  # as S3; also keeps the staging folder out of reach
     ):
         raise InvalidError(f"invalid bucket name {bucket!r}")
+    problem = _bad_characters(bucket)
+    if problem is None and len(bucket.encode()) > MAX_SEGMENT_BYTES:
+        problem = f"it is longer than {MAX_SEGMENT_BYTES} bytes"
+    if problem is not None:
+        raise InvalidError(f"invalid bucket name {bucket!r}: {problem}")
     return bucket
 
 
 def check_key(key: str) -> str:
-    """Validate an object key: relative, no ``..`` segment, no backslash or NUL."""
+    """Validate an object key: relative, no ``..`` segment, no backslash, control character or surrogate, and no
+    segment longer than a file name can be."""
     if not isinstance(key, str) or not key:
         raise InvalidError("an object key must be a non-empty string")
     if len(key) > 1024:
         raise InvalidError("an object key must be at most 1024 characters")
-    if key.startswith("/") or "\\" in key or "\x00" in key:
+    problem = _bad_characters(key)
+    if problem is not None:
+        raise InvalidError(f"invalid object key {key!r}: {problem}")
+    if key.startswith("/") or "\\" in key:
         raise InvalidError(f"invalid object key {key!r}: keys are relative and use '/'")
-    if any(part in {"..", "."} for part in key.split("/")):
+    parts = key.split("/")
+    if any(part in {"..", "."} for part in parts):
         raise InvalidError(f"invalid object key {key!r}: '.' and '..' segments are not allowed")
+    if any(len(part.encode()) > MAX_SEGMENT_BYTES for part in parts):
+        raise InvalidError(
+            f"invalid object key {key!r}: each '/'-separated part can be at most {MAX_SEGMENT_BYTES} bytes "
+            "(a file name on the local store)"
+        )
     return key
 
 
@@ -158,6 +191,12 @@ class LocalObjectStore:
             try:
                 cls._makedirs(dst.parent)
                 os.replace(src, dst)
+            except (NotADirectoryError, IsADirectoryError) as exc:
+                # S3 holds both ``a`` and ``a/b``; a folder of files cannot: one of them would be a file and a folder.
+                raise ConflictError(
+                    f"{dst.name!r} cannot be stored: on the local object store a key cannot also be the folder of "
+                    "other keys (like 'a' and 'a/b'); an object or a prefix of that name exists"
+                ) from exc
             except FileNotFoundError:
                 if not src.exists() or attempt == _RENAME_ATTEMPTS - 1:
                     raise

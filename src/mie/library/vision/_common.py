@@ -111,6 +111,10 @@ def load_image(path: Path, max_side: int) -> Image.Image:
             image.load()
             factor = max(image.size) // max_side
             if factor >= 2:
+                if image.mode not in ("L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F"):
+                    # reduce() has no kernel for bilevel, palette or 16-bit images ("image has wrong mode"): take
+                    # them to the smallest mode that keeps the picture first (greyscale stays one channel).
+                    image = image.convert("L") if image.mode == "1" else _to_rgb(image)
                 image = image.reduce(factor)
             image = ops.exif_transpose(image)
             if image.mode != "RGB":

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mie.errors import describe
 from mie.library.vision._common import (
     PIP_HINT,
     EntryPages,
@@ -210,7 +211,7 @@ def rapidocr_lines(image: Image.Image) -> list[Line]:
         with _READING:
             result = engine(image, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
     except Exception as exc:  # rapidocr raises plain exceptions of its own
-        raise OperatorError(f"textDetection: rapidocr failed: {exc}") from exc
+        raise OperatorError(f"textDetection: rapidocr failed: {describe(exc)}") from exc
     if result.txts is None or result.boxes is None:
         return []
     words_per_line = result.word_results if result.word_results else [()] * len(result.txts)
@@ -239,7 +240,7 @@ def rapidocr_sees_text(image: Image.Image) -> bool:
         with _READING:
             result = engine(image, use_det=True, use_cls=False, use_rec=False, return_word_box=False)
     except Exception as exc:  # rapidocr raises plain exceptions of its own
-        raise OperatorError(f"textDetection: rapidocr failed: {exc}") from exc
+        raise OperatorError(f"textDetection: rapidocr failed: {describe(exc)}") from exc
     return result.boxes is not None and len(result.boxes) > 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,19 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _owner_only(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only, and tighten an existing one.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions, so they follow; existing ones are
+    tightened too. The database holds secrets (webhook signing keys) in clear.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(item, 0o600)
+
+
 class Database:
     """Owns the SQLAlchemy engines of one database.
 
@@ -54,7 +68,7 @@ class Database:
         )
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _owner_only(Path(parsed.database))
             self._writer = self._sqlite_engine(url, immediate=True)
             self._reader = self._sqlite_engine(url, immediate=False)
         else:
