@@ -243,8 +243,8 @@ class SearchIndexer:
             result = self._read_result(asset_id, operator)
             if result is None:
                 return []
-            found = extract(result)
-            return [PutResult(asset_id, operator, found.segments, found.labels)]
+            found = extract(result, operator)
+            return [PutResult(asset_id, operator, found.segments, found.labels, found.facts)]
         if action == "REMOVE":
             return [DropResult(asset_id, operator)] if isinstance(operator, str) else [DropAsset(asset_id)]
         return []
@@ -358,8 +358,8 @@ class SearchIndexer:
             results.setdefault(str(page.get("operator")), []).append(page.get("results"))
             cursor = page.get("cursor")
         for operator, pages in results.items():
-            found = extract(pages)
-            changes.append(PutResult(asset_id, operator, found.segments, found.labels))
+            found = extract(pages, operator)
+            changes.append(PutResult(asset_id, operator, found.segments, found.labels, found.facts))
         return changes
 
     def stats(self) -> IndexStats:
