@@ -156,6 +156,7 @@ class Hit:
     end_ms: int | None
     score: float
     words: tuple[tuple[str, int, int], ...] = ()
+    lang: str | None = None
 
 
 @dataclass(frozen=True)

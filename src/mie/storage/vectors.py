@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from mie.storage.search import StoredSegment
+from mie.storage.search import SearchStore, StoredSegment
 
 #: Dimensions of the stored vectors (MiniLM-L6: 384), float32 little-endian.
 DIMENSIONS = 384
@@ -122,6 +122,9 @@ class DocumentStore(Protocol):
     def vectors_after(self, after_id: int, limit: int) -> list[VectorRow]:
         """Document rows with ids above ``after_id``, in id order."""
 
+    def vectors_of(self, asset_id: str) -> list[VectorRow]:
+        """The asset's current document rows."""
+
     def documents(self, ids: Iterable[int]) -> dict[int, StoredDocument]:
         """The documents with these ids (those still stored)."""
 
@@ -130,3 +133,7 @@ class DocumentStore(Protocol):
 
     def fact_moments(self, condition: AssetFilter, *, limit: int, offset: int = 0) -> list[FactMoment]:
         """The facts matching the first fact filter, in assets meeting the whole condition, best number first."""
+
+
+class IndexStore(SearchStore, DocumentStore, Protocol):
+    """The whole search store: media index, full text, documents and facts, in one database."""

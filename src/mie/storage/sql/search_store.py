@@ -360,6 +360,7 @@ class SqlSearchStore(DocumentsMixin):
                 end_ms=r.end_ms,
                 score=float(r.score),
                 words=tuple((str(w), int(s), int(e)) for w, s, e in loads(r.words)) if r.words else (),
+                lang=r.lang,
             )
             for r in rows[:limit]
         ]
@@ -432,7 +433,7 @@ class SqliteSearchStore(SqlSearchStore):
             for r in conn.execute(
                 text(
                     "SELECT s.id, s.asset_id, s.name, s.media_type, s.operator, s.kind, s.text, s.start_ms, "
-                    f"s.end_ms, s.words, snippet(search_fts, 0, '{HIGHLIGHT[0]}', '{HIGHLIGHT[1]}', '…', 16) "
+                    f"s.end_ms, s.words, s.lang, snippet(search_fts, 0, '{HIGHLIGHT[0]}', '{HIGHLIGHT[1]}', '…', 16) "
                     "AS snippet FROM search_fts JOIN search_segments s ON s.id = search_fts.rowid "
                     "WHERE search_fts MATCH :q AND search_fts.rowid IN (" + ", ".join(str(int(i)) for i in ids) + ")"
                 ),

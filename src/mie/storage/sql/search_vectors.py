@@ -176,6 +176,13 @@ class DocumentsMixin:
             ).all()
         return [VectorRow(int(r.id), r.asset_id, None if r.vector is None else bytes(r.vector)) for r in rows]
 
+    def vectors_of(self, asset_id: str) -> list[VectorRow]:
+        """The asset's current document rows (its index)."""
+        d = search_documents.c
+        with self.db.read() as conn:
+            rows = conn.execute(select(d.id, d.asset_id, d.vector).where(d.asset_id == asset_id).order_by(d.id)).all()
+        return [VectorRow(int(r.id), r.asset_id, None if r.vector is None else bytes(r.vector)) for r in rows]
+
     def documents(self, ids: Iterable[int]) -> dict[int, StoredDocument]:
         """The documents with these ids, with their asset's name and type."""
         wanted = [int(i) for i in ids]
