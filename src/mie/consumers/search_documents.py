@@ -44,7 +44,8 @@ def _overlaps(segment: StoredSegment, start: int | None, end: int | None) -> boo
         return True
     if segment.start_ms is None or segment.end_ms is None:
         return False
-    return segment.start_ms <= end and segment.end_ms >= start
+    # Shots are half-open: what starts where a shot ends belongs to the next one.
+    return segment.start_ms < end and segment.end_ms >= start
 
 
 def _unique(values: Iterable[str]) -> list[str]:

@@ -364,7 +364,9 @@ def _captions(page: dict[str, Any]) -> list[Segment]:
     for item in _list(page, "WebCaptions"):
         caption = item.get("caption")
         if isinstance(caption, str) and caption.strip():
-            out.append(Segment("caption", caption.strip(), _ms(item.get("start")), _ms(item.get("end"))))
+            # TranslateWebCaptions keeps the original beside a translated caption: such a caption is a translation.
+            kind = "translation" if isinstance(item.get("sourceCaption"), str) else "caption"
+            out.append(Segment(kind, caption.strip(), _ms(item.get("start")), _ms(item.get("end"))))
     return out
 
 

@@ -26,8 +26,8 @@ from mie.storage.search import Hit, SearchQuery
 MODES = ("text", "semantic", "hybrid")
 RRF_K = 60
 #: Documents less similar than this to the query are not semantic matches (MiniLM cosine; unrelated text scores
-#: around 0.0-0.15, a paraphrase 0.3 and more).
-MIN_SIMILARITY = 0.2
+#: around 0.0-0.1, a paraphrase of a shot told in labels and speech from about 0.18).
+MIN_SIMILARITY = 0.15
 #: Hits taken from each list before fusing (a page deeper than this is not ranked).
 WINDOW = 1000
 #: Most assets a filter may select before it is applied to the lists (larger sets cost more than they save).
@@ -48,7 +48,8 @@ class _Moment:
     def overlaps(self, start: int | None, end: int | None) -> bool:
         if self.start is None or start is None or self.end is None or end is None:
             return self.start is None and start is None
-        return start <= self.end and end >= self.start
+        # Half-open ranges: adjacent shots (one ends where the next starts) are two moments.
+        return (start < self.end and end > self.start) or start == self.start
 
     @property
     def score(self) -> float:
