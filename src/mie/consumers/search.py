@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 CONSUMER = "search"
 #: Offset row that is non-zero while a rebuild has not finished (a restart then rebuilds again).
 REBUILD_MARKER = "search-rebuild"
+#: Query embeddings kept (most recent first out when full).
+QUERY_CACHE = 256
 DEFAULT_WORKFLOWS = {"image": "CasImageWorkflow", "video": "CasVideoWorkflow", "audio": "CasAudioWorkflow"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -145,6 +147,7 @@ class SearchIndexer:
         self._embed_lock = threading.Lock()
         self._embed_wake = threading.Event()
         self._embed_thread: threading.Thread | None = None
+        self._query_vectors: dict[str, Any] = {}
 
     @classmethod
     def create(
@@ -304,6 +307,8 @@ class SearchIndexer:
     def _embed_run(self) -> None:
         assert self.embedder is not None
         self.embedder.start()
+        # Load the stored vectors now (seconds at 100,000 assets), not in the first query.
+        self._guarded(self._load_vectors)
         while not self._stop.is_set():
             self._embed_wake.wait(max(self.idle_wait, 1.0))
             self._embed_wake.clear()
@@ -311,6 +316,10 @@ class SearchIndexer:
                 continue
             if not self._guarded(self.embed_pending):
                 self._stop.wait(1.0)
+
+    def _load_vectors(self) -> None:
+        self.vectors.refresh(self.store)
+        self.vectors.prepare()
 
     def embed_pending(self, *, wait: float | None = None) -> int:
         """Build, embed and store the documents of every asset marked pending, then bring the in-memory vectors up
@@ -346,7 +355,14 @@ class SearchIndexer:
         """The ``k`` documents nearest to ``text`` (among ``assets``); empty when the model is not ready."""
         if self.embedder is None or not self.embedder.ready:
             return []
-        query = self.embedder.encode([text])[0]
+        query = self._query_vectors.get(text)
+        if query is None:
+            query = self.embedder.encode([text])[0]
+            # Paging and repeated searches embed the same text: keep the last few (an embedding is most of the
+            # cost of a semantic query).
+            if len(self._query_vectors) >= QUERY_CACHE:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[text] = query
         self.vectors.refresh(self.store)
         return self.vectors.search(query, k, assets=assets, min_score=min_score)
 

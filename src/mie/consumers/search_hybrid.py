@@ -28,8 +28,10 @@ RRF_K = 60
 #: Documents less similar than this to the query are not semantic matches (MiniLM cosine; unrelated text scores
 #: around 0.0-0.1, a paraphrase of a shot told in labels and speech from about 0.18).
 MIN_SIMILARITY = 0.15
-#: Hits taken from each list before fusing (a page deeper than this is not ranked).
+#: Hits taken from each list before fusing: five pages' worth, at least 100, at most WINDOW (a page deeper than
+#: WINDOW is not served).
 WINDOW = 1000
+MIN_WINDOW = 100
 #: Most assets a filter may select before it is applied to the lists (larger sets cost more than they save).
 MAX_FILTERED = 200_000
 _KIND_ORDER = {"transcript": 0, "caption": 1, "translation": 2}
@@ -68,12 +70,13 @@ def _join(moments: list[_Moment], asset_id: str, start: int | None, end: int | N
 
 
 def _text_hits(
-    indexer: SearchIndexer, parsed: ParsedQuery, operator: str | None, allowed: set[str] | None
+    indexer: SearchIndexer, parsed: ParsedQuery, operator: str | None, allowed: set[str] | None, window: int
 ) -> list[Hit]:
     if not parsed.terms:
         return []
     query = SearchQuery(parsed.terms, parsed.filters.media_type, operator)
-    hits, _ = indexer.store.search(query, limit=WINDOW)
+    # Filters are applied to the ranked window: with a filter, take the whole window.
+    hits, _ = indexer.store.search(query, limit=window if allowed is None and not parsed.langs else WINDOW)
     if allowed is not None:
         hits = [h for h in hits if h.asset_id in allowed]
     if parsed.langs:
@@ -93,11 +96,12 @@ def search(
     filters = parsed.filters
     if filters.facts or filters.created_from is not None or filters.created_to is not None:
         allowed = indexer.store.filter_assets(filters, MAX_FILTERED)
+    window = min(WINDOW, max(MIN_WINDOW, 5 * (offset + limit)))
     if not parsed.terms:
         found = _fact_hits(indexer, parsed, limit + 1, offset)
         return found[:limit], len(found) > limit, info
     if mode == "text":
-        hits = _text_hits(indexer, parsed, operator, allowed)
+        hits = _text_hits(indexer, parsed, operator, allowed, offset + limit + 1)
         page = [hit_document(h, SearchQuery(parsed.terms)) | {"lang": h.lang, "matched": ["text"]} for h in hits]
         return page[offset : offset + limit], len(page) > offset + limit, info
     if mode == "semantic" and state != "ready":
@@ -105,7 +109,7 @@ def search(
     moments: list[_Moment] = []
     if mode == "hybrid":
         query = SearchQuery(parsed.terms)
-        for rank, hit in enumerate(_text_hits(indexer, parsed, operator, allowed)):
+        for rank, hit in enumerate(_text_hits(indexer, parsed, operator, allowed, window)):
             moment = _join(moments, hit.asset_id, hit.start_ms, hit.end_ms)
             moment.ranks.setdefault("text", rank + 1)
             moment.forms.append(hit_document(hit, query) | {"lang": hit.lang})
@@ -114,7 +118,7 @@ def search(
         if filters.media_type is not None:
             typed = indexer.store.filter_assets(type(filters)(media_type=filters.media_type), MAX_FILTERED)
             assets = typed if assets is None else assets & typed
-        neighbours = indexer.semantic(parsed.free_text, WINDOW, assets=assets, min_score=MIN_SIMILARITY)
+        neighbours = indexer.semantic(parsed.free_text, window, assets=assets, min_score=MIN_SIMILARITY)
         documents = indexer.store.documents(n.doc_id for n in neighbours)
         for rank, near in enumerate(neighbours):
             doc = documents.get(near.doc_id)

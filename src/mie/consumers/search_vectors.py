@@ -178,15 +178,20 @@ class VectorIndex:
             if assets is not None:
                 wanted = np.fromiter((self._asset_ids[a] for a in assets if a in self._asset_ids), dtype=np.int64)
                 mask &= np.isin(self._asset[:size], wanted)
-            candidates = np.flatnonzero(mask)
-            if not len(candidates):
+            if not mask.any():
                 return []
-            if self._low is not None and self._basis is not None and len(candidates) > CANDIDATES:
+            if self._low is not None and self._basis is not None and size > CANDIDATES:
+                # Rough scores of every document in the projection, exact ones for the best CANDIDATES.
                 rough = self._low[:size] @ (query @ self._basis)
                 rough[~mask] = -np.inf
                 candidates = np.argpartition(-rough, CANDIDATES)[:CANDIDATES]
                 candidates = candidates[mask[candidates]]
-            scores = self._matrix[candidates] @ query
+                scores = self._matrix[candidates] @ query
+            else:
+                # Exact: score the matrix in place (gathering rows would copy it).
+                scores = self._matrix[:size] @ query
+                scores[~mask] = -np.inf
+                candidates = np.arange(size)
             if len(candidates) > k:
                 best = np.argpartition(-scores, k)[:k]
                 candidates, scores = candidates[best], scores[best]
@@ -196,5 +201,5 @@ class VectorIndex:
                     int(self._doc[candidates[i]]), self._asset_names[int(self._asset[candidates[i]])], float(scores[i])
                 )
                 for i in order
-                if scores[i] >= min_score
+                if scores[i] >= min_score and np.isfinite(scores[i])
             ]
