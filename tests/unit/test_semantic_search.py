@@ -304,3 +304,36 @@ def test_vector_index_exact_and_projected_agree() -> None:
     exact.refresh(rows)  # type: ignore[arg-type]
     assert "a17" not in {n.asset_id for n in exact.search(query, 100)}
     assert len(exact) == 5000 - 5
+
+
+def test_people_facts_and_languages_from_result_shapes() -> None:
+    from mie.consumers.search_extract import extract
+
+    face_search = [
+        {
+            "JobStatus": "SUCCEEDED",
+            "Persons": [
+                {"Timestamp": t, "Person": {"Index": 0}, "FaceMatches": [
+                    {"Similarity": 97.0, "Face": {"FaceId": "f1", "ExternalImageId": "Jeff Steen", "Confidence": 99.0}}]}
+                for t in (1000, 1500, 2000)
+            ],
+        }
+    ]  # fmt: skip
+    found = extract(face_search)
+    assert found.labels == ("Jeff Steen",)
+    assert [(s.kind, s.text, s.start_ms, s.end_ms) for s in found.segments] == [("person", "Jeff Steen", 1000, 2000)]
+    assert [(f.field, f.value, f.number, f.start_ms) for f in found.facts] == [("person", "Jeff Steen", 97.0, 1000)]
+    image = extract(
+        {"FaceMatches": [{"Similarity": 88.5, "Face": {"ExternalImageId": "Ana"}}], "SearchedFaceConfidence": 99}
+    )
+    assert image.labels == ("Ana",)
+    assert [(f.field, f.value, f.number) for f in image.facts] == [("person", "Ana", 88.5)]
+    assert extract({"FaceMatches": []}).labels is None
+    captions = extract({"WebCaptions": [{"start": 1, "end": 2, "caption": "Hola"}]}, "WebCaptions_es")
+    assert [(s.kind, s.lang) for s in captions.segments] == [("caption", "es")]
+    assert [(f.field, f.value) for f in captions.facts] == [("lang", "es")]
+    labels = extract(video_labels(("Car", 0, 1000, 70.0)))
+    assert {(f.field, f.value, f.number, f.start_ms, f.end_ms) for f in labels.facts} == {
+        ("label", "Car", 70.0, 0, 1000),
+        ("duration", "", 90.0, None, None),
+    }
