@@ -314,7 +314,7 @@ def test_people_facts_and_languages_from_result_shapes() -> None:
             "JobStatus": "SUCCEEDED",
             "Persons": [
                 {"Timestamp": t, "Person": {"Index": 0}, "FaceMatches": [
-                    {"Similarity": 97.0, "Face": {"FaceId": "f1", "ExternalImageId": "Jeff Steen", "Confidence": 99.0}}]}
+                    {"Similarity": 97.0, "Face": {"FaceId": "f1", "ExternalImageId": "Jeff Steen"}}]}
                 for t in (1000, 1500, 2000)
             ],
         }
