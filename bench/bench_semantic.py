@@ -141,7 +141,9 @@ def fill(store: SqlSearchStore, assets: int, rng: random.Random, basis: np.ndarr
     return total, time.perf_counter() - began
 
 
-def run(store: SqlSearchStore, assets: int, queries: int, report: Callable[[str, list[float]], None]) -> None:
+def run(
+    store: SqlSearchStore, assets: int, queries: int, reuse: bool, report: Callable[[str, list[float]], None]
+) -> None:
     """Fill, load, and time the semantic and hybrid queries; print as it goes."""
     rng = random.Random(11)
     embedder = shared_embedder()
@@ -155,12 +157,14 @@ def run(store: SqlSearchStore, assets: int, queries: int, report: Callable[[str,
     basis = embedder.encode(texts)
     took = time.perf_counter() - began
     print(f"semantic: embedding throughput {len(texts) / took:.0f} documents/s (real MiniLM, batches of 16)")
-    total, took = fill(store, assets, rng, basis)
-    print(f"semantic: stored {total} document vectors in {took:.1f} s")
+    if not reuse:
+        total, took = fill(store, assets, rng, basis)
+        print(f"semantic: stored {total} document vectors in {took:.1f} s")
     indexer = SearchIndexer(store, None, None, embedder=embedder)  # type: ignore[arg-type]
     began = time.perf_counter()
     indexer.vectors.refresh(store)
     loaded = time.perf_counter() - began
+    print(f"semantic: {len(indexer.vectors)} vectors in memory")
     began = time.perf_counter()
     indexer.vectors.prepare()
     print(f"semantic: vector index loaded in {loaded:.1f} s, projection fitted in {time.perf_counter() - began:.1f} s")

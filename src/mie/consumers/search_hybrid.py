@@ -22,6 +22,7 @@ from mie.consumers.search_language import ParsedQuery
 from mie.consumers.search_query import hit_document
 from mie.errors import InvalidError
 from mie.storage.search import Hit, SearchQuery
+from mie.storage.vectors import StoredDocument
 
 MODES = ("text", "semantic", "hybrid")
 RRF_K = 60
@@ -58,15 +59,25 @@ class _Moment:
         return sum(1.0 / (RRF_K + rank) for rank in self.ranks.values())
 
 
-def _join(moments: list[_Moment], asset_id: str, start: int | None, end: int | None) -> _Moment:
-    for moment in moments:
-        if moment.asset_id == asset_id and moment.overlaps(start, end):
-            if start is not None and end is not None and moment.start is not None and moment.end is not None:
-                moment.start, moment.end = min(moment.start, start), max(moment.end, end)
-            return moment
-    moment = _Moment(asset_id, start, end, first=len(moments))
-    moments.append(moment)
-    return moment
+class _Moments:
+    """Moments in order of first appearance, found by asset."""
+
+    def __init__(self) -> None:
+        self.all: list[_Moment] = []
+        self._by_asset: dict[str, list[_Moment]] = {}
+
+    def join(self, asset_id: str, start: int | None, end: int | None) -> _Moment:
+        """The moment of the asset overlapping ``[start, end]`` (widened to it), or a new one."""
+        mine = self._by_asset.setdefault(asset_id, [])
+        for moment in mine:
+            if moment.overlaps(start, end):
+                if start is not None and end is not None and moment.start is not None and moment.end is not None:
+                    moment.start, moment.end = min(moment.start, start), max(moment.end, end)
+                return moment
+        moment = _Moment(asset_id, start, end, first=len(self.all))
+        self.all.append(moment)
+        mine.append(moment)
+        return moment
 
 
 def _text_hits(
@@ -98,19 +109,19 @@ def search(
         allowed = indexer.store.filter_assets(filters, MAX_FILTERED)
     window = min(WINDOW, max(MIN_WINDOW, 5 * (offset + limit)))
     if not parsed.terms:
-        found = _fact_hits(indexer, parsed, limit + 1, offset)
-        return found[:limit], len(found) > limit, info
+        facts = _fact_hits(indexer, parsed, limit + 1, offset)
+        return facts[:limit], len(facts) > limit, info
     if mode == "text":
         hits = _text_hits(indexer, parsed, operator, allowed, offset + limit + 1)
         page = [hit_document(h, SearchQuery(parsed.terms)) | {"lang": h.lang, "matched": ["text"]} for h in hits]
         return page[offset : offset + limit], len(page) > offset + limit, info
     if mode == "semantic" and state != "ready":
         raise InvalidError(f"semantic search is not available: {state}")
-    moments: list[_Moment] = []
+    found = _Moments()
     if mode == "hybrid":
         query = SearchQuery(parsed.terms)
         for rank, hit in enumerate(_text_hits(indexer, parsed, operator, allowed, window)):
-            moment = _join(moments, hit.asset_id, hit.start_ms, hit.end_ms)
+            moment = found.join(hit.asset_id, hit.start_ms, hit.end_ms)
             moment.ranks.setdefault("text", rank + 1)
             moment.forms.append(hit_document(hit, query) | {"lang": hit.lang})
     if state == "ready":
@@ -119,35 +130,48 @@ def search(
             typed = indexer.store.filter_assets(type(filters)(media_type=filters.media_type), MAX_FILTERED)
             assets = typed if assets is None else assets & typed
         neighbours = indexer.semantic(parsed.free_text, window, assets=assets, min_score=MIN_SIMILARITY)
-        documents = indexer.store.documents(n.doc_id for n in neighbours)
+        # Documents are read for the page only (or all when filtering by operator, which they name).
+        documents = indexer.store.documents(n.doc_id for n in neighbours) if operator is not None else {}
         for rank, near in enumerate(neighbours):
-            doc = documents.get(near.doc_id)
-            if doc is None or (operator is not None and operator not in doc.operators):
-                continue
-            moment = _join(moments, doc.asset_id, doc.start_ms, doc.end_ms)
+            if operator is not None:
+                known = documents.get(near.doc_id)
+                if known is None or operator not in known.operators:
+                    continue
+            moment = found.join(near.asset_id, near.start_ms, near.end_ms)
             moment.ranks.setdefault("semantic", rank + 1)
             moment.similarity = max(moment.similarity or -1.0, near.score)
-            moment.forms.append(
-                {
-                    "asset_id": doc.asset_id,
-                    "name": doc.name,
-                    "media_type": doc.media_type,
-                    "operator": doc.operators[0] if doc.operators else "",
-                    "kind": doc.kind,
-                    "snippet": doc.text[:300],
-                    "start_ms": doc.start_ms,
-                    "end_ms": doc.end_ms,
-                    "segment_start_ms": doc.start_ms,
-                    "segment_end_ms": doc.end_ms,
-                    "score": near.score,
-                    "lang": doc.lang,
-                    "operators": list(doc.operators),
-                    "document": True,
-                }
-            )
-    moments.sort(key=lambda m: (-m.score, m.first))
-    page = [_document(m) for m in moments[offset : offset + limit]]
+            moment.forms.append({"document": near.doc_id, "score": near.score})
+    moments = sorted(found.all, key=lambda m: (-m.score, m.first))
+    chosen = moments[offset : offset + limit]
+    wanted = [f["document"] for m in chosen for f in m.forms if "document" in f]
+    documents = indexer.store.documents(wanted)
+    for moment in chosen:
+        moment.forms = [_document_form(f, documents) if "document" in f else f for f in moment.forms]
+        moment.forms = [f for f in moment.forms if f]
+    page = [_document(m) for m in chosen if m.forms]
     return page, len(moments) > offset + limit, info
+
+
+def _document_form(form: dict[str, Any], documents: dict[int, StoredDocument]) -> dict[str, Any]:
+    doc = documents.get(int(form["document"]))
+    if doc is None:
+        return {}  # replaced since it was found
+    return {
+        "asset_id": doc.asset_id,
+        "name": doc.name,
+        "media_type": doc.media_type,
+        "operator": doc.operators[0] if doc.operators else "",
+        "kind": doc.kind,
+        "snippet": doc.text[:300],
+        "start_ms": doc.start_ms,
+        "end_ms": doc.end_ms,
+        "segment_start_ms": doc.start_ms,
+        "segment_end_ms": doc.end_ms,
+        "score": form["score"],
+        "lang": doc.lang,
+        "operators": list(doc.operators),
+        "document": True,
+    }
 
 
 def _document(moment: _Moment) -> dict[str, Any]:

@@ -35,6 +35,7 @@ CANDIDATES = 2000
 FIT_SAMPLE = 20_000
 RELOAD_SECONDS = 300.0
 _PAGE = 5000
+NO_TIME = -1
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Neighbour:
     doc_id: int
     asset_id: str
     score: float
+    start_ms: int | None = None
+    end_ms: int | None = None
 
 
 class VectorIndex:
@@ -61,6 +64,9 @@ class VectorIndex:
         self._doc = np.zeros(1024, dtype=np.int64)
         self._asset = np.full(1024, -1, dtype=np.int64)
         self._alive = np.zeros(1024, dtype=bool)
+        # Time range of each document (NO_TIME: none), so moments are grouped without reading the documents.
+        self._start = np.full(1024, NO_TIME, dtype=np.int64)
+        self._end = np.full(1024, NO_TIME, dtype=np.int64)
         self._size = 0
         self._count = 0
         self._rows: dict[str, list[int]] = {}
@@ -130,6 +136,8 @@ class VectorIndex:
             self._asset_names.append(row.asset_id)
         self._asset[index] = asset
         self._alive[index] = True
+        self._start[index] = NO_TIME if row.start_ms is None else row.start_ms
+        self._end[index] = NO_TIME if row.end_ms is None else row.end_ms
         self._count += 1
         self._rows.setdefault(row.asset_id, []).append(index)
         if self._low is not None and self._basis is not None and self._mean is not None:
@@ -141,6 +149,8 @@ class VectorIndex:
         self._doc = np.resize(self._doc, size)
         self._asset = np.resize(self._asset, size)
         self._alive = np.concatenate([self._alive, np.zeros(size - len(self._alive), dtype=bool)])
+        self._start = np.concatenate([self._start, np.full(size - len(self._start), NO_TIME, dtype=np.int64)])
+        self._end = np.concatenate([self._end, np.full(size - len(self._end), NO_TIME, dtype=np.int64)])
         if self._low is not None:
             self._low = np.concatenate([self._low, np.zeros_like(self._low)])
 
@@ -196,10 +206,19 @@ class VectorIndex:
                 best = np.argpartition(-scores, k)[:k]
                 candidates, scores = candidates[best], scores[best]
             order = np.argsort(-scores, kind="stable")
-            return [
-                Neighbour(
-                    int(self._doc[candidates[i]]), self._asset_names[int(self._asset[candidates[i]])], float(scores[i])
+            out = []
+            for i in order:
+                if not (scores[i] >= min_score and np.isfinite(scores[i])):
+                    continue
+                row = candidates[i]
+                start, end = int(self._start[row]), int(self._end[row])
+                out.append(
+                    Neighbour(
+                        int(self._doc[row]),
+                        self._asset_names[int(self._asset[row])],
+                        float(scores[i]),
+                        None if start == NO_TIME else start,
+                        None if end == NO_TIME else end,
+                    )
                 )
-                for i in order
-                if scores[i] >= min_score and np.isfinite(scores[i])
-            ]
+            return out

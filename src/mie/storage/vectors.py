@@ -43,6 +43,8 @@ class VectorRow:
     id: int
     asset_id: str
     vector: bytes | None
+    start_ms: int | None = None
+    end_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -172,16 +172,21 @@ class DocumentsMixin:
         d = search_documents.c
         with self.db.read() as conn:
             rows = conn.execute(
-                select(d.id, d.asset_id, d.vector).where(d.id > after_id).order_by(d.id).limit(limit)
+                select(d.id, d.asset_id, d.vector, d.start_ms, d.end_ms)
+                .where(d.id > after_id)
+                .order_by(d.id)
+                .limit(limit)
             ).all()
-        return [VectorRow(int(r.id), r.asset_id, None if r.vector is None else bytes(r.vector)) for r in rows]
+        return [_vector_row(r) for r in rows]
 
     def vectors_of(self, asset_id: str) -> list[VectorRow]:
         """The asset's current document rows (its index)."""
         d = search_documents.c
         with self.db.read() as conn:
-            rows = conn.execute(select(d.id, d.asset_id, d.vector).where(d.asset_id == asset_id).order_by(d.id)).all()
-        return [VectorRow(int(r.id), r.asset_id, None if r.vector is None else bytes(r.vector)) for r in rows]
+            rows = conn.execute(
+                select(d.id, d.asset_id, d.vector, d.start_ms, d.end_ms).where(d.asset_id == asset_id).order_by(d.id)
+            ).all()
+        return [_vector_row(r) for r in rows]
 
     def documents(self, ids: Iterable[int]) -> dict[int, StoredDocument]:
         """The documents with these ids, with their asset's name and type."""
@@ -258,6 +263,11 @@ class DocumentsMixin:
             FactMoment(r.asset_id, r.name, r.media_type, r.operator, r.field, r.display, r.number, r.start_ms, r.end_ms)
             for r in rows
         ]
+
+
+def _vector_row(row: Any) -> VectorRow:
+    vector = None if row.vector is None else bytes(row.vector)
+    return VectorRow(int(row.id), row.asset_id, vector, row.start_ms, row.end_ms)
 
 
 def _fact_conditions(fact: FactFilter) -> list[ColumnElement[bool]]:
