@@ -148,6 +148,7 @@ class SearchIndexer:
         self._embed_wake = threading.Event()
         self._embed_thread: threading.Thread | None = None
         self._query_vectors: dict[str, Any] = {}
+        self._refreshed = 0.0
 
     @classmethod
     def create(
@@ -350,7 +351,13 @@ class SearchIndexer:
         return done
 
     def semantic(
-        self, text: str, k: int, *, assets: set[str] | None = None, min_score: float = -1.0
+        self,
+        text: str,
+        k: int,
+        *,
+        assets: set[str] | None = None,
+        media_type: str | None = None,
+        min_score: float = -1.0,
     ) -> list[Neighbour]:
         """The ``k`` documents nearest to ``text`` (among ``assets``); empty when the model is not ready."""
         if self.embedder is None or not self.embedder.ready:
@@ -363,8 +370,12 @@ class SearchIndexer:
             if len(self._query_vectors) >= QUERY_CACHE:
                 self._query_vectors.pop(next(iter(self._query_vectors)))
             self._query_vectors[text] = query
-        self.vectors.refresh(self.store)
-        return self.vectors.search(query, k, assets=assets, min_score=min_score)
+        # The embedding thread refreshes after every batch it stores; queries look for rows stored by other
+        # processes (other nodes) at most once a second.
+        if time.monotonic() - self._refreshed > 1.0:
+            self.vectors.refresh(self.store)
+            self._refreshed = time.monotonic()
+        return self.vectors.search(query, k, assets=assets, media_type=media_type, min_score=min_score)
 
     def semantic_state(self) -> str:
         """``off``, ``loading``, ``ready`` or the reason it is unavailable."""

@@ -125,11 +125,9 @@ def search(
             moment.ranks.setdefault("text", rank + 1)
             moment.forms.append(hit_document(hit, query) | {"lang": hit.lang})
     if state == "ready":
-        assets = allowed
-        if filters.media_type is not None:
-            typed = indexer.store.filter_assets(type(filters)(media_type=filters.media_type), MAX_FILTERED)
-            assets = typed if assets is None else assets & typed
-        neighbours = indexer.semantic(parsed.free_text, window, assets=assets, min_score=MIN_SIMILARITY)
+        neighbours = indexer.semantic(
+            parsed.free_text, window, assets=allowed, media_type=filters.media_type, min_score=MIN_SIMILARITY
+        )
         # Documents are read for the page only (or all when filtering by operator, which they name).
         documents = indexer.store.documents(n.doc_id for n in neighbours) if operator is not None else {}
         for rank, near in enumerate(neighbours):

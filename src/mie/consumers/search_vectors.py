@@ -67,6 +67,9 @@ class VectorIndex:
         # Time range of each document (NO_TIME: none), so moments are grouped without reading the documents.
         self._start = np.full(1024, NO_TIME, dtype=np.int64)
         self._end = np.full(1024, NO_TIME, dtype=np.int64)
+        # The asset's media type (index into _types), so type: filters are one comparison.
+        self._type = np.zeros(1024, dtype=np.int8)
+        self._types: dict[str | None, int] = {None: 0}
         self._size = 0
         self._count = 0
         self._rows: dict[str, list[int]] = {}
@@ -138,6 +141,7 @@ class VectorIndex:
         self._alive[index] = True
         self._start[index] = NO_TIME if row.start_ms is None else row.start_ms
         self._end[index] = NO_TIME if row.end_ms is None else row.end_ms
+        self._type[index] = self._types.setdefault(row.media_type, len(self._types))
         self._count += 1
         self._rows.setdefault(row.asset_id, []).append(index)
         if self._low is not None and self._basis is not None and self._mean is not None:
@@ -151,6 +155,7 @@ class VectorIndex:
         self._alive = np.concatenate([self._alive, np.zeros(size - len(self._alive), dtype=bool)])
         self._start = np.concatenate([self._start, np.full(size - len(self._start), NO_TIME, dtype=np.int64)])
         self._end = np.concatenate([self._end, np.full(size - len(self._end), NO_TIME, dtype=np.int64)])
+        self._type = np.concatenate([self._type, np.zeros(size - len(self._type), dtype=np.int8)])
         if self._low is not None:
             self._low = np.concatenate([self._low, np.zeros_like(self._low)])
 
@@ -177,14 +182,26 @@ class VectorIndex:
     # Searching -------------------------------------------------------------------------------------------------
 
     def search(
-        self, query: npt.NDArray[np.float32], k: int, *, assets: Collection[str] | None = None, min_score: float = -1.0
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        *,
+        assets: Collection[str] | None = None,
+        media_type: str | None = None,
+        min_score: float = -1.0,
     ) -> list[Neighbour]:
-        """The ``k`` documents most similar to ``query`` (normalised), among ``assets`` when given."""
+        """The ``k`` documents most similar to ``query`` (normalised), among ``assets`` and of ``media_type`` when
+        given."""
         with self._lock:
             size = self._size
             if not self._count or k <= 0:
                 return []
             mask = self._alive[:size].copy()
+            if media_type is not None:
+                code = self._types.get(media_type)
+                if code is None:
+                    return []
+                mask &= self._type[:size] == code
             if assets is not None:
                 wanted = np.fromiter((self._asset_ids[a] for a in assets if a in self._asset_ids), dtype=np.int64)
                 mask &= np.isin(self._asset[:size], wanted)
@@ -193,8 +210,9 @@ class VectorIndex:
             if self._low is not None and self._basis is not None and size > CANDIDATES:
                 # Rough scores of every document in the projection, exact ones for the best CANDIDATES.
                 rough = self._low[:size] @ (query @ self._basis)
-                rough[~mask] = -np.inf
-                candidates = np.argpartition(-rough, CANDIDATES)[:CANDIDATES]
+                if self._count != size or assets is not None or media_type is not None:
+                    rough[~mask] = -np.inf
+                candidates = np.argpartition(rough, size - CANDIDATES)[size - CANDIDATES :]
                 candidates = candidates[mask[candidates]]
                 scores = self._matrix[candidates] @ query
             else:

@@ -45,6 +45,7 @@ class VectorRow:
     vector: bytes | None
     start_ms: int | None = None
     end_ms: int | None = None
+    media_type: str | None = None
 
 
 @dataclass(frozen=True)

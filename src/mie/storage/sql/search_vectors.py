@@ -172,7 +172,8 @@ class DocumentsMixin:
         d = search_documents.c
         with self.db.read() as conn:
             rows = conn.execute(
-                select(d.id, d.asset_id, d.vector, d.start_ms, d.end_ms)
+                select(d.id, d.asset_id, d.vector, d.start_ms, d.end_ms, media_items.c.media_type)
+                .select_from(search_documents.outerjoin(media_items, media_items.c.asset_id == d.asset_id))
                 .where(d.id > after_id)
                 .order_by(d.id)
                 .limit(limit)
@@ -184,7 +185,10 @@ class DocumentsMixin:
         d = search_documents.c
         with self.db.read() as conn:
             rows = conn.execute(
-                select(d.id, d.asset_id, d.vector, d.start_ms, d.end_ms).where(d.asset_id == asset_id).order_by(d.id)
+                select(d.id, d.asset_id, d.vector, d.start_ms, d.end_ms, media_items.c.media_type)
+                .select_from(search_documents.outerjoin(media_items, media_items.c.asset_id == d.asset_id))
+                .where(d.asset_id == asset_id)
+                .order_by(d.id)
             ).all()
         return [_vector_row(r) for r in rows]
 
@@ -267,7 +271,7 @@ class DocumentsMixin:
 
 def _vector_row(row: Any) -> VectorRow:
     vector = None if row.vector is None else bytes(row.vector)
-    return VectorRow(int(row.id), row.asset_id, vector, row.start_ms, row.end_ms)
+    return VectorRow(int(row.id), row.asset_id, vector, row.start_ms, row.end_ms, row.media_type)
 
 
 def _fact_conditions(fact: FactFilter) -> list[ColumnElement[bool]]:
