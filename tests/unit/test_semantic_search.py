@@ -337,3 +337,23 @@ def test_people_facts_and_languages_from_result_shapes() -> None:
         ("label", "Car", 70.0, 0, 1000),
         ("duration", "", 90.0, None, None),
     }
+
+
+def test_the_indexer_embeds_in_the_background(sem: TestClient) -> None:
+    import time
+
+    image = make_asset(sem, "upload/bike.jpg", JPEG)
+    store(sem, image, "labelDetection", detect_labels("Bicycle", "Wheel", "Street"))
+    running = indexer(sem.app.state.services)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        r = sem.get("/api/search", params={"q": "someone riding a bike in town", "mode": "semantic"})
+        if r.status_code == 200 and r.json()["hits"]:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"not embedded in time: {running.semantic_state()} {running.store.pending_assets(5)}")
+    assert r.json()["hits"][0]["asset_id"] == image
+    status = sem.get("/api/search/status").json()
+    assert status["semantic"] == "ready"
+    assert status["vectors"] >= 1
