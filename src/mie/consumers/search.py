@@ -149,6 +149,7 @@ class SearchIndexer:
         self._embed_thread: threading.Thread | None = None
         self._query_vectors: dict[str, Any] = {}
         self._refreshed = 0.0
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def create(
@@ -367,9 +368,10 @@ class SearchIndexer:
             query = self.embedder.encode([text])[0]
             # Paging and repeated searches embed the same text: keep the last few (an embedding is most of the
             # cost of a semantic query).
-            if len(self._query_vectors) >= QUERY_CACHE:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[text] = query
+            with self._cache_lock:
+                if len(self._query_vectors) >= QUERY_CACHE:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[text] = query
         # The embedding thread refreshes after every batch it stores; queries look for rows stored by other
         # processes (other nodes) at most once a second.
         if time.monotonic() - self._refreshed > 1.0:
