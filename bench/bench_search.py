@@ -10,7 +10,9 @@ name, 4-12 labels drawn from a skewed vocabulary (some labels are on most assets
 (videos) two transcript sentences with word timings. Indexing goes through ``SearchStore.apply`` in batches, as the
 consumer does. Then it runs each kind of query ``--queries`` times with varying arguments and prints p50/p95/max
 latency (ms): media listing by label / label + type / name prefix / first page, ``get`` by name, and full-text
-queries for a frequent word, a rare word, a phrase, a prefix and a word with an operator filter.
+queries for a frequent word, a rare word, a phrase, a prefix and a word with an operator filter. With
+``--semantic`` (needs the ``search`` extra) it then stores document vectors for the same assets and times semantic
+and hybrid queries (``bench/bench_semantic.py``).
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", "-q", type=int, default=500)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary directory")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--semantic", action="store_true", help="also time semantic and hybrid queries")
+    parser.add_argument("--reuse", action="store_true", help="the database already holds the assets: only query")
     args = parser.parse_args(argv)
 
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='mie-bench-search-')) / 'mie.db'}"
@@ -107,17 +111,19 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.perf_counter()
     pending: list[object] = []
-    for index in range(args.assets):
+    for index in range(0 if args.reuse else args.assets):
         pending += synthetic_asset(rng, index, labels, words)
         if len(pending) >= BATCH:
             store.apply(CONSUMER, pending, index)  # type: ignore[arg-type]
             pending = []
     store.apply(CONSUMER, pending, args.assets)  # type: ignore[arg-type]
-    took = time.perf_counter() - began
+    took = max(time.perf_counter() - began, 1e-9)
     stats = store.stats(CONSUMER)
     print(f"{store.backend}: indexed {args.assets} assets ({stats.segments} segments) in {took:.1f} s "
           f"({args.assets / took:.0f} assets/s)")  # fmt: skip
-    if db.is_sqlite:
+    if args.reuse:
+        pass
+    elif db.is_sqlite:
         with db.write() as conn:
             conn.exec_driver_sql("ANALYZE")
             conn.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES('optimize')")
@@ -153,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for label, make in cases:
         print(f"{label:36s} {percentiles(timed(n, make))}")
+    if args.semantic:
+        import bench_semantic
+
+        bench_semantic.run(
+            store, args.assets, n, args.reuse, lambda label, samples: print(f"{label:36s} {percentiles(samples)}")
+        )
     db.dispose()
     return 0
 

@@ -24,8 +24,9 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "workers": 4,
     }
     values.update(overrides)
-    # Automatic analysis would start the default workflows on test assets a few seconds after they are created.
-    return load_settings(environ={"MIE_AUTO_ANALYZE": "off"}, **values)
+    # Automatic analysis would start the default workflows on test assets a few seconds after they are created;
+    # semantic search would load MiniLM (15-30 s of CPU) in every test process (test_semantic_search.py turns it on).
+    return load_settings(environ={"MIE_AUTO_ANALYZE": "off", "MIE_SEARCH_SEMANTIC": "off"}, **values)
 
 
 @pytest.fixture

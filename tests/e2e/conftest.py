@@ -34,6 +34,8 @@ FAST_ENV = {
     "MIE_LOG_LEVEL": "info",
     # No default workflows started on test assets behind the tests' backs (tests/unit/test_media_query.py covers it).
     "MIE_AUTO_ANALYZE": "off",
+    # No MiniLM load (15-30 s of CPU) in every server (tests/unit/test_semantic_search.py covers semantic search).
+    "MIE_SEARCH_SEMANTIC": "off",
 }
 
 STARTUP_TIMEOUT = 30.0

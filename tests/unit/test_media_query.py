@@ -35,7 +35,12 @@ SAMPLE_IMAGE_LABELS = ["Animal", "Canine", "Dog", "German Shepherd", "Mammal", "
 
 def search_settings(data_dir: Path, **extra: str) -> Settings:
     """Fast settings (as tests/conftest.py) with ``MIE_*`` extras; automatic analysis off unless asked for."""
-    environ = {"MIE_AUTO_ANALYZE": "off", **{f"MIE_{k.upper()}": v for k, v in extra.items()}}
+    # Semantic search (the MiniLM model) only where a test asks for it: tests/unit/test_semantic_search.py.
+    environ = {
+        "MIE_AUTO_ANALYZE": "off",
+        "MIE_SEARCH_SEMANTIC": "off",
+        **{f"MIE_{k.upper()}": v for k, v in extra.items()},
+    }
     return load_settings(
         environ=environ,
         data_dir=data_dir,

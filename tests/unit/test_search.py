@@ -103,7 +103,8 @@ ON_SCREEN = [
 
 
 def hits(client: TestClient, q: str, **params: Any) -> list[dict[str, Any]]:
-    r = synced(client).get("/api/search", params={"q": q, **params})
+    """Full-text hits, one per segment (``mode=text``; moments are tested in test_semantic_search.py)."""
+    r = synced(client).get("/api/search", params={"q": q, "mode": "text", **params})
     assert r.status_code == 200, r.text
     found: list[dict[str, Any]] = r.json()["hits"]
     return found

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from mie.api.bodies import seq_token
 from mie.api.deps import page_params, require_key, set_next
 from mie.api.media import indexer
-from mie.consumers.search_query import hit_document, parse_query
+from mie.consumers import search_hybrid
+from mie.consumers.search_language import parse
 from mie.errors import InvalidError
 from mie.types import JSONDict
 
@@ -34,7 +35,11 @@ def search(
     request: Request,
     response: Response,
     *,
-    q: Annotated[str | None, Query(description='words and "phrases" that must all occur; word* is a prefix')] = None,
+    q: Annotated[
+        str | None,
+        Query(description='words, "phrases", word* prefixes and filters such as label:Car confidence:>80 type:video'),
+    ] = None,
+    mode: Annotated[str, Query(description="hybrid (default), text or semantic")] = "hybrid",
     media_type: Annotated[str | None, Query(alias="media-type", description="image, video, audio or text")] = None,
     operator: Annotated[str | None, Query(description="only results of this operator (e.g. TranscribeVideo)")] = None,
     limit: Annotated[
@@ -49,12 +54,16 @@ def search(
     if size > MAX_LIMIT:
         raise InvalidError(f"limit must be at most {MAX_LIMIT}")
     offset = seq_token(after) if after is not None else 0
-    query = parse_query(q, media_type=media_type.lower() if media_type else None, operator=operator)
-    hits, more = indexer(request).store.search(query, limit=size, offset=offset)
+    parsed = parse(q, media_type=media_type.lower() if media_type else None)
+    if offset + size > search_hybrid.WINDOW:
+        raise InvalidError(f"hits are ranked among the best {search_hybrid.WINDOW}: page no deeper")
+    hits, more, info = search_hybrid.search(
+        indexer(request), parsed, mode=mode.lower(), operator=operator, limit=size, offset=offset
+    )
     following = str(offset + size) if more else None
     set_next(request, response, following)
     encoded = base64.urlsafe_b64encode(following.encode()).decode().rstrip("=") if following else None
-    return {"query": q, "hits": [hit_document(h, query) for h in hits], "next": encoded}
+    return {"query": q, "hits": hits, "next": encoded, **info}
 
 
 @router.get("/status")
@@ -63,6 +72,8 @@ def status(request: Request) -> JSONDict:
     running = indexer(request)
     stats = asdict(running.stats())
     stats["head"] = running.changes.last_seq()
+    stats["semantic"] = running.semantic_state()
+    stats["vectors"] = len(running.vectors)
     stats["auto_analyze"] = {
         "media_types": sorted(running.auto.kinds),
         "delay_seconds": running.auto.delay,

@@ -30,8 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mie.config import Settings
+from mie.consumers.embedding import Embedder, shared_embedder
 from mie.consumers.media_index import asset_kind, media_name
+from mie.consumers.search_documents import build_documents
 from mie.consumers.search_extract import FILE_NAME_OPERATOR, extract, file_name_segment
+from mie.consumers.search_vectors import Neighbour, VectorIndex
 from mie.dataplane.changes import DATAPLANE, WORKFLOW_EXECUTION, ChangeLog
 from mie.dataplane.service import DataPlane
 from mie.engine.executions import Executions
@@ -45,9 +48,9 @@ from mie.storage.search import (
     PutAsset,
     PutResult,
     Schedule,
-    SearchStore,
     Unschedule,
 )
+from mie.storage.vectors import Document, IndexStore
 from mie.types import JSONDict
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 CONSUMER = "search"
 #: Offset row that is non-zero while a rebuild has not finished (a restart then rebuilds again).
 REBUILD_MARKER = "search-rebuild"
+#: Query embeddings kept (most recent first out when full).
+QUERY_CACHE = 256
 DEFAULT_WORKFLOWS = {"image": "CasImageWorkflow", "video": "CasVideoWorkflow", "audio": "CasAudioWorkflow"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -115,7 +120,7 @@ class SearchIndexer:
 
     def __init__(
         self,
-        store: SearchStore,
+        store: IndexStore,
         changes: ChangeLog,
         dataplane: DataPlane,
         executions: Executions | None = None,
@@ -123,6 +128,7 @@ class SearchIndexer:
         *,
         idle_wait: float = 0.5,
         batch: int = 200,
+        embedder: Embedder | None = None,
     ) -> None:
         self.store = store
         self.changes = changes
@@ -135,18 +141,32 @@ class SearchIndexer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._offset = 0
+        #: ``None``: semantic search is off (``MIE_SEARCH_SEMANTIC=off``).
+        self.embedder = embedder
+        self.vectors = VectorIndex(periodic_reload=store.backend == "postgresql")
+        self._embed_lock = threading.Lock()
+        self._embed_wake = threading.Event()
+        self._embed_thread: threading.Thread | None = None
+        self._query_vectors: dict[str, Any] = {}
+        self._refreshed = 0.0
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def create(
         cls,
         settings: Settings,
-        store: SearchStore,
+        store: IndexStore,
         changes: ChangeLog,
         dataplane: DataPlane,
         executions: Executions | None,
     ) -> SearchIndexer:
-        """The indexer as the server runs it (auto-analysis configured from ``settings.extra``)."""
-        return cls(store, changes, dataplane, executions, AutoAnalyze.from_extra(settings.extra))
+        """The indexer as the server runs it (auto-analysis and semantic search configured from
+        ``settings.extra``: ``MIE_SEARCH_SEMANTIC``, default on)."""
+        semantic = settings.extra.get("search_semantic", "on").strip().lower()
+        if semantic not in _TRUE | _FALSE:
+            raise ConfigurationError("MIE_SEARCH_SEMANTIC must be on or off")
+        embedder = shared_embedder() if semantic in _TRUE else None
+        return cls(store, changes, dataplane, executions, AutoAnalyze.from_extra(settings.extra), embedder=embedder)
 
     # Component -------------------------------------------------------------------------------------------------
 
@@ -158,15 +178,23 @@ class SearchIndexer:
         self._offset = self.store.offset(CONSUMER)
         self._thread = threading.Thread(target=self._run, name="mie-search-indexer", daemon=True)
         self._thread.start()
+        if self.embedder is not None:
+            self.embedder.start()
+            self._embed_thread = threading.Thread(target=self._embed_run, name="mie-search-embedder", daemon=True)
+            self._embed_thread.start()
 
     def stop(self) -> None:
         """Stop after the batch in progress; returns within ``idle_wait`` seconds of it (idempotent)."""
         self._stop.set()
+        self._embed_wake.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=self.idle_wait + 10)
             if thread.is_alive():
                 log.warning("search indexer did not stop in time")
+        embedding, self._embed_thread = self._embed_thread, None
+        if embedding is not None:
+            embedding.join(timeout=30)
 
     def _run(self) -> None:
         if self.store.offset(REBUILD_MARKER):
@@ -224,6 +252,7 @@ class SearchIndexer:
             offset = int(events[-1]["seq"])
             self.store.apply(CONSUMER, changes, offset)
             self._offset = offset
+        self._embed_wake.set()
 
     def _changes_for(self, event: JSONDict) -> list[IndexChange]:
         asset_id = event.get("AssetId")
@@ -243,8 +272,8 @@ class SearchIndexer:
             result = self._read_result(asset_id, operator)
             if result is None:
                 return []
-            found = extract(result)
-            return [PutResult(asset_id, operator, found.segments, found.labels)]
+            found = extract(result, operator)
+            return [PutResult(asset_id, operator, found.segments, found.labels, found.facts)]
         if action == "REMOVE":
             return [DropResult(asset_id, operator)] if isinstance(operator, str) else [DropAsset(asset_id)]
         return []
@@ -274,6 +303,89 @@ class SearchIndexer:
         except NotFoundError:
             return None  # deleted since: its REMOVE event follows
         return pages
+
+    # Semantic documents --------------------------------------------------------------------------------------------
+
+    def _embed_run(self) -> None:
+        assert self.embedder is not None
+        self.embedder.start()
+        # Load the stored vectors now (seconds at 100,000 assets), not in the first query.
+        self._guarded(self._load_vectors)
+        while not self._stop.is_set():
+            self._embed_wake.wait(max(self.idle_wait, 1.0))
+            self._embed_wake.clear()
+            if self._stop.is_set() or not self.embedder.ready:
+                continue
+            if not self._guarded(self.embed_pending):
+                self._stop.wait(1.0)
+
+    def _load_vectors(self) -> None:
+        self.vectors.refresh(self.store)
+        self.vectors.prepare()
+
+    def embed_pending(self, *, wait: float | None = None) -> int:
+        """Build, embed and store the documents of every asset marked pending, then bring the in-memory vectors up
+        to date; returns how many assets were embedded. ``wait``: seconds to wait for the model (tests)."""
+        if self.embedder is None:
+            return 0
+        if wait is not None:
+            self.embedder.wait(wait)
+        if not self.embedder.ready:
+            return 0
+        done = 0
+        with self._embed_lock:
+            while not self._stop.is_set() or wait is not None:
+                pending = self.store.pending_assets(50)
+                if not pending:
+                    break
+                for asset_id, version in pending:
+                    drafts = build_documents(self.store.asset_segments(asset_id))
+                    vectors = self.embedder.encode([d.text for d in drafts])
+                    documents = [
+                        Document(d.kind, d.text, d.start_ms, d.end_ms, d.operators, d.lang, v.tobytes())
+                        for d, v in zip(drafts, vectors, strict=True)
+                    ]
+                    self.store.put_documents(asset_id, version, documents)
+                    done += 1
+            self.vectors.refresh(self.store)
+            self.vectors.prepare()
+        return done
+
+    def semantic(
+        self,
+        text: str,
+        k: int,
+        *,
+        assets: set[str] | None = None,
+        media_type: str | None = None,
+        min_score: float = -1.0,
+    ) -> list[Neighbour]:
+        """The ``k`` documents nearest to ``text`` (among ``assets``); empty when the model is not ready."""
+        if self.embedder is None or not self.embedder.ready:
+            return []
+        query = self._query_vectors.get(text)
+        if query is None:
+            query = self.embedder.encode([text])[0]
+            # Paging and repeated searches embed the same text: keep the last few (an embedding is most of the
+            # cost of a semantic query).
+            with self._cache_lock:
+                if len(self._query_vectors) >= QUERY_CACHE:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[text] = query
+        # The embedding thread refreshes after every batch it stores; queries look for rows stored by other
+        # processes (other nodes) at most once a second.
+        if time.monotonic() - self._refreshed > 1.0:
+            self.vectors.refresh(self.store)
+            self._refreshed = time.monotonic()
+        return self.vectors.search(query, k, assets=assets, media_type=media_type, min_score=min_score)
+
+    def semantic_state(self) -> str:
+        """``off``, ``loading``, ``ready`` or the reason it is unavailable."""
+        if self.embedder is None:
+            return "off"
+        if self.embedder.ready:
+            return "ready"
+        return self.embedder.error or "loading"
 
     # Automatic analysis ----------------------------------------------------------------------------------------
 
@@ -358,8 +470,8 @@ class SearchIndexer:
             results.setdefault(str(page.get("operator")), []).append(page.get("results"))
             cursor = page.get("cursor")
         for operator, pages in results.items():
-            found = extract(pages)
-            changes.append(PutResult(asset_id, operator, found.segments, found.labels))
+            found = extract(pages, operator)
+            changes.append(PutResult(asset_id, operator, found.segments, found.labels, found.facts))
         return changes
 
     def stats(self) -> IndexStats:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from mie.storage.search import Segment
+from mie.storage.search import Fact, Segment
 
 #: Pseudo-operator of the segment holding an asset's file name.
 FILE_NAME_OPERATOR = "FileName"
@@ -33,14 +33,20 @@ MERGE_MIN_GAP_MS = 1000
 #: A transcript segment ends at sentence punctuation, after this many words, or at a pause this long.
 TRANSCRIPT_MAX_WORDS = 20
 TRANSCRIPT_PAUSE_MS = 1500
+#: Kinds of timed or whole-asset sightings kept as facts, and the query-language field of each.
+_FACT_FIELD = {"label": "label", "celebrity": "person", "person": "person", "text": "text"}
+#: Kinds whose language an operator's name tells (``WebCaptions_es``).
+_LANG_KINDS = frozenset({"caption", "transcript", "translation"})
+_LANG_SUFFIX = re.compile(r"_([a-z]{2,3}(?:-[A-Za-z]{2,4})?)$")
 
 
 @dataclass(frozen=True)
 class Extracted:
-    """Segments of one result, and its labels when it is a label-detection result."""
+    """Segments of one result, its labels when it is a label-detection (or people) result, and its facts."""
 
     segments: tuple[Segment, ...]
     labels: tuple[str, ...] | None
+    facts: tuple[Fact, ...] = ()
 
 
 def file_name_segment(name: str) -> Segment:
@@ -57,72 +63,211 @@ def pages_of(result: Any) -> list[dict[str, Any]]:
     return [result] if isinstance(result, dict) else []
 
 
-def extract(result: Any) -> Extracted:
-    """Segments and labels of one operator's stored result (all of its pages)."""
-    pages = pages_of(result)
-    segments: list[Segment] = []
-    image_labels: list[str] = []
-    timed: dict[str, list[tuple[str, int]]] = {}
-    labels_seen = False
+def operator_language(operator: str | None) -> str | None:
+    """The language an operator's name ends with (``WebCaptions_es`` → ``es``), else ``None``."""
+    match = _LANG_SUFFIX.search(operator or "")
+    return match.group(1).lower().split("-")[0] if match else None
 
-    def timed_add(kind: str, text: Any, stamp: Any) -> None:
+
+class _Found:
+    """What the pages of one result yield, gathered before runs of timestamps are merged."""
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+        self.image_labels: list[str] = []
+        self.names: list[str] = []
+        self.timed: dict[str, list[tuple[str, int]]] = {}
+        self.confidence: dict[tuple[str, str], list[tuple[int | None, float]]] = {}
+        self.facts: list[Fact] = []
+        self.face_counts: dict[int, int] = {}
+        self.labels_seen = False
+
+    def timed_add(self, kind: str, text: Any, stamp: Any, confidence: Any = None) -> None:
         if isinstance(text, str) and text.strip() and isinstance(stamp, int | float):
-            timed.setdefault(kind, []).append((text.strip(), int(stamp)))
+            self.timed.setdefault(kind, []).append((text.strip(), int(stamp)))
+            self.sighting(kind, text.strip(), int(stamp), confidence)
 
-    face_counts: dict[int, int] = {}
-    for page in pages:
-        labels_seen = labels_seen or isinstance(page.get("Labels"), list)
-        for item in _list(page, "Labels"):
-            if isinstance(item.get("Label"), dict):
-                timed_add("label", item["Label"].get("Name"), item.get("Timestamp"))
-            elif isinstance(item.get("Name"), str):
-                image_labels.append(item["Name"])
-        moderation = [str(i["Name"]) for i in _list(page, "ModerationLabels") if isinstance(i.get("Name"), str)]
-        for item in _list(page, "ModerationLabels"):
-            if isinstance(item.get("ModerationLabel"), dict):
-                timed_add("moderation", item["ModerationLabel"].get("Name"), item.get("Timestamp"))
-        if moderation:
-            segments.append(Segment("moderation", ", ".join(_unique(moderation))))
-        celebrities = [str(i["Name"]) for i in _list(page, "CelebrityFaces") if isinstance(i.get("Name"), str)]
-        if celebrities:
-            segments.append(Segment("celebrity", ", ".join(_unique(celebrities))))
-        for item in _list(page, "Celebrities"):
-            if isinstance(item.get("Celebrity"), dict):
-                timed_add("celebrity", item["Celebrity"].get("Name"), item.get("Timestamp"))
-        if "FaceDetails" in page and isinstance(page["FaceDetails"], list) and page["FaceDetails"]:
-            segments.append(Segment("faces", _faces(len(page["FaceDetails"]))))
-        for item in _list(page, "Faces"):
-            stamp = item.get("Timestamp")
-            if isinstance(item.get("Face"), dict) and isinstance(stamp, int | float):
-                face_counts[int(stamp)] = face_counts.get(int(stamp), 0) + 1
-        lines: list[str] = []
-        for item in _list(page, "TextDetections"):
-            if isinstance(item.get("TextDetection"), dict):
-                detection = item["TextDetection"]
-                if detection.get("Type", "LINE") == "LINE":
-                    timed_add("text", detection.get("DetectedText"), item.get("Timestamp"))
-            elif item.get("Type", "LINE") == "LINE" and isinstance(item.get("DetectedText"), str):
-                lines.append(item["DetectedText"])
-        if lines:
-            segments.append(Segment("text", "\n".join(_unique(lines))))
-        segments.extend(_transcript(page))
-        segments.extend(_captions(page))
-        segments.extend(_cues(page))
-        if isinstance(page.get("TranslatedText"), str) and page["TranslatedText"].strip():
-            segments.append(Segment("translation", page["TranslatedText"].strip()))
-        segments.extend(_comprehend(page))
-    if image_labels:
-        segments.insert(0, Segment("label", ", ".join(_unique(image_labels))))
-    for kind, seen in timed.items():
-        segments.extend(_ranges(kind, seen))
-    if face_counts:
-        counts = [(_faces(n), stamp) for stamp, n in sorted(face_counts.items())]
+    def sighting(self, kind: str, text: str, stamp: int | None, confidence: Any) -> None:
+        if kind in _FACT_FIELD:
+            number = float(confidence) if isinstance(confidence, int | float) else None
+            self.confidence.setdefault((kind, text), []).append((stamp, number if number is not None else -1.0))
+
+    def untimed_facts(self, kind: str, texts: list[tuple[str, Any]]) -> None:
+        best: dict[str, float | None] = {}
+        for text, confidence in texts:
+            number = float(confidence) if isinstance(confidence, int | float) else None
+            old = best.get(text)
+            best[text] = number if old is None else max(old, number if number is not None else old)
+        self.facts.extend(Fact(_FACT_FIELD[kind], text, number) for text, number in best.items())
+
+
+def extract(result: Any, operator: str | None = None) -> Extracted:
+    """Segments, labels and facts of one operator's stored result (all of its pages); ``operator`` tells the
+    language of captions (``WebCaptions_es``)."""
+    found = _Found()
+    for page in pages_of(result):
+        _page(page, found)
+    segments = found.segments
+    if found.image_labels:
+        segments.insert(0, Segment("label", ", ".join(_unique(found.image_labels))))
+    for kind, seen in found.timed.items():
+        runs = _ranges(kind, seen)
+        segments.extend(runs)
+        if kind in _FACT_FIELD:
+            found.facts.extend(_run_facts(kind, runs, found.confidence))
+    if found.face_counts:
+        counts = [(_faces(n), stamp) for stamp, n in sorted(found.face_counts.items())]
         segments.extend(_ranges("faces", counts))
     labels: tuple[str, ...] | None = None
-    if labels_seen:
-        video = [text for text, _ in sorted(timed.get("label", []), key=lambda t: t[1])]
-        labels = tuple(_unique(image_labels + video))
-    return Extracted(tuple(segments), labels)
+    people = [
+        t for t, _ in sorted(found.timed.get("celebrity", []) + found.timed.get("person", []), key=lambda t: t[1])
+    ]
+    if found.labels_seen or found.names or people:
+        video = [text for text, _ in sorted(found.timed.get("label", []), key=lambda t: t[1])]
+        # People's names are labels too (``/api/media?label=Jeff Steen``), after the objects.
+        labels = tuple(_unique(found.image_labels + video + found.names + people))
+    language = operator_language(operator)
+    if language is not None:
+        segments = [s if s.lang or s.kind not in _LANG_KINDS else replace(s, lang=language) for s in segments]
+    langs = _unique([s.lang for s in segments if s.lang])
+    found.facts.extend(Fact("lang", code) for code in langs)
+    return Extracted(tuple(segments), labels, tuple(found.facts))
+
+
+def _page(page: dict[str, Any], found: _Found) -> None:
+    segments = found.segments
+    found.labels_seen = found.labels_seen or isinstance(page.get("Labels"), list)
+    image: list[tuple[str, Any]] = []
+    for item in _list(page, "Labels"):
+        if isinstance(item.get("Label"), dict):
+            label = item["Label"]
+            found.timed_add("label", label.get("Name"), item.get("Timestamp"), label.get("Confidence"))
+        elif isinstance(item.get("Name"), str):
+            found.image_labels.append(item["Name"])
+            image.append((item["Name"], item.get("Confidence")))
+    found.untimed_facts("label", image)
+    moderation = [str(i["Name"]) for i in _list(page, "ModerationLabels") if isinstance(i.get("Name"), str)]
+    for item in _list(page, "ModerationLabels"):
+        if isinstance(item.get("ModerationLabel"), dict):
+            found.timed_add("moderation", item["ModerationLabel"].get("Name"), item.get("Timestamp"))
+    if moderation:
+        segments.append(Segment("moderation", ", ".join(_unique(moderation))))
+    _people(page, found)
+    if "FaceDetails" in page and isinstance(page["FaceDetails"], list) and page["FaceDetails"]:
+        segments.append(Segment("faces", _faces(len(page["FaceDetails"]))))
+    for item in _list(page, "Faces"):
+        stamp = item.get("Timestamp")
+        if isinstance(item.get("Face"), dict) and isinstance(stamp, int | float):
+            found.face_counts[int(stamp)] = found.face_counts.get(int(stamp), 0) + 1
+    lines: list[tuple[str, Any]] = []
+    for item in _list(page, "TextDetections"):
+        if isinstance(item.get("TextDetection"), dict):
+            detection = item["TextDetection"]
+            if detection.get("Type", "LINE") == "LINE":
+                found.timed_add(
+                    "text", detection.get("DetectedText"), item.get("Timestamp"), detection.get("Confidence")
+                )
+        elif item.get("Type", "LINE") == "LINE" and isinstance(item.get("DetectedText"), str):
+            lines.append((item["DetectedText"], item.get("Confidence")))
+    if lines:
+        segments.append(Segment("text", "\n".join(_unique([t for t, _ in lines]))))
+        found.untimed_facts("text", lines)
+    segments.extend(_transcript(page))
+    segments.extend(_captions(page))
+    segments.extend(_cues(page))
+    segments.extend(_shots(page))
+    if isinstance(page.get("TranslatedText"), str) and page["TranslatedText"].strip():
+        target = page.get("TargetLanguageCode")
+        lang = target.lower().split("-")[0] if isinstance(target, str) and target else None
+        segments.append(Segment("translation", page["TranslatedText"].strip(), lang=lang))
+    segments.extend(_comprehend(page))
+    duration = _duration(page)
+    if duration is not None and not any(f.field == "duration" for f in found.facts):
+        found.facts.append(Fact("duration", "", duration))
+
+
+def _people(page: dict[str, Any], found: _Found) -> None:
+    """People's names: RecognizeCelebrities ``CelebrityFaces``, GetCelebrityRecognition ``Celebrities``,
+    SearchFacesByImage ``FaceMatches`` and GetFaceSearch ``Persons[].FaceMatches`` (the name is the matched face's
+    ``ExternalImageId``, as a collection indexed with names stores it)."""
+    celebrities = [
+        (str(i["Name"]), i.get("MatchConfidence"))
+        for i in _list(page, "CelebrityFaces")
+        if isinstance(i.get("Name"), str)
+    ]
+    if celebrities:
+        names = _unique([n for n, _ in celebrities])
+        found.segments.append(Segment("celebrity", ", ".join(names)))
+        found.names.extend(names)
+        found.untimed_facts("celebrity", celebrities)
+    for item in _list(page, "Celebrities"):
+        if isinstance(item.get("Celebrity"), dict):
+            celebrity = item["Celebrity"]
+            found.timed_add("celebrity", celebrity.get("Name"), item.get("Timestamp"), celebrity.get("Confidence"))
+    matches = [m for m in (_match_name(m) for m in _list(page, "FaceMatches")) if m is not None]
+    if matches:
+        names = _unique([n for n, _ in matches])
+        found.segments.append(Segment("person", ", ".join(names)))
+        found.names.extend(names)
+        found.untimed_facts("person", matches)
+    for item in _list(page, "Persons"):
+        for match in _list(item, "FaceMatches"):
+            named = _match_name(match)
+            if named is not None:
+                found.timed_add("person", named[0], item.get("Timestamp"), named[1])
+
+
+def _match_name(match: dict[str, Any]) -> tuple[str, Any] | None:
+    face = match.get("Face")
+    name = face.get("ExternalImageId") if isinstance(face, dict) else None
+    if isinstance(name, str) and name.strip():
+        return name.strip(), match.get("Similarity")
+    return None
+
+
+def _run_facts(
+    kind: str, runs: list[Segment], seen: dict[tuple[str, str], list[tuple[int | None, float]]]
+) -> list[Fact]:
+    out = []
+    for run in runs:
+        numbers = [
+            n
+            for stamp, n in seen.get((kind, run.text), [])
+            if stamp is not None
+            and run.start_ms is not None
+            and run.end_ms is not None
+            and run.start_ms <= stamp <= run.end_ms
+        ]
+        best = max(numbers) if numbers else -1.0
+        out.append(Fact(_FACT_FIELD[kind], run.text, best if best >= 0 else None, run.start_ms, run.end_ms))
+    return out
+
+
+def _duration(page: dict[str, Any]) -> float | None:
+    """Seconds, from Rekognition's ``VideoMetadata`` (a dict, or a list in GetSegmentDetection)."""
+    metadata = page.get("VideoMetadata")
+    for item in metadata if isinstance(metadata, list) else [metadata]:
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("DurationMillis"), int | float)
+            and item["DurationMillis"] > 0
+        ):
+            return float(item["DurationMillis"]) / 1000
+    return None
+
+
+def _shots(page: dict[str, Any]) -> list[Segment]:
+    """Shots of a segment detection (empty text: they only give semantic documents their time ranges)."""
+    out = []
+    for item in _list(page, "Segments"):
+        start, end = item.get("StartTimestampMillis"), item.get("EndTimestampMillis")
+        if (
+            isinstance(item.get("ShotSegment"), dict)
+            and isinstance(start, int | float)
+            and isinstance(end, int | float)
+        ):
+            out.append(Segment("shot", "", int(start), int(end)))
+    return out
 
 
 def _list(page: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
@@ -173,12 +318,14 @@ def _transcript(page: dict[str, Any]) -> list[Segment]:
     results = page.get("results")
     if not isinstance(results, dict):
         return []
+    code = results.get("language_code") or page.get("LanguageCode")
+    lang = code.lower().split("-")[0] if isinstance(code, str) and code else None
     items = results.get("items")
     if not isinstance(items, list) or not items:
         transcripts = results.get("transcripts")
         texts = [t.get("transcript", "") for t in transcripts or [] if isinstance(t, dict)]
         joined = " ".join(t for t in texts if isinstance(t, str) and t.strip())
-        return [Segment("transcript", joined)] if joined else []
+        return [Segment("transcript", joined, lang=lang)] if joined else []
     segments: list[Segment] = []
     words: list[tuple[str, int, int]] = []
     text = ""
@@ -186,7 +333,7 @@ def _transcript(page: dict[str, Any]) -> list[Segment]:
     def flush() -> None:
         nonlocal words, text
         if words and text.strip():
-            segments.append(Segment("transcript", text.strip(), words[0][1], words[-1][2], tuple(words)))
+            segments.append(Segment("transcript", text.strip(), words[0][1], words[-1][2], tuple(words), lang))
         words, text = [], ""
 
     for item in items:
@@ -217,7 +364,9 @@ def _captions(page: dict[str, Any]) -> list[Segment]:
     for item in _list(page, "WebCaptions"):
         caption = item.get("caption")
         if isinstance(caption, str) and caption.strip():
-            out.append(Segment("caption", caption.strip(), _ms(item.get("start")), _ms(item.get("end"))))
+            # TranslateWebCaptions keeps the original beside a translated caption: such a caption is a translation.
+            kind = "translation" if isinstance(item.get("sourceCaption"), str) else "caption"
+            out.append(Segment(kind, caption.strip(), _ms(item.get("start")), _ms(item.get("end"))))
     return out
 
 

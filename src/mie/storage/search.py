@@ -29,6 +29,23 @@ class Segment:
     start_ms: int | None = None
     end_ms: int | None = None
     words: tuple[tuple[str, int, int], ...] = ()
+    #: Language of the text (``en``, ``es``…) when the result tells it (captions, translations, transcripts).
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A structured thing found in the media, for the query language's filters (``label:Car confidence:>80``).
+
+    ``field`` is ``label``, ``person``, ``text``, ``lang`` or ``duration``; ``value`` is compared case-insensitively
+    (stored lowercase); ``number`` is the confidence (0-100) of a label, person or text, or the duration in seconds.
+    """
+
+    field: str
+    value: str
+    number: float | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,13 +62,15 @@ class PutAsset:
 class PutResult:
     """An operator stored a result: its segments replace that operator's earlier ones for the asset.
 
-    ``labels`` (``None``: the result carries none) replace the operator's contribution to the asset's labels.
+    ``labels`` (``None``: the result carries none) replace the operator's contribution to the asset's labels;
+    ``facts`` replace the operator's facts. The asset's semantic documents are rebuilt after any of these changes.
     """
 
     asset_id: str
     operator: str
     segments: tuple[Segment, ...]
     labels: tuple[str, ...] | None = None
+    facts: tuple[Fact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,7 @@ class Hit:
     end_ms: int | None
     score: float
     words: tuple[tuple[str, int, int], ...] = ()
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,20 @@ class IndexStats:
     media_items: int
     segments: int
     scheduled: int
+
+
+@dataclass(frozen=True)
+class StoredSegment:
+    """A segment as the store holds it (what semantic documents are built from)."""
+
+    id: int
+    operator: str
+    kind: str
+    text: str
+    start_ms: int | None
+    end_ms: int | None
+    lang: str | None
+    media_type: str | None
 
 
 class SearchStore(Protocol):

@@ -41,6 +41,7 @@ from mie.storage.sql.search_tables import (
     search_schedule,
     search_segments,
 )
+from mie.storage.sql.search_vectors import DocumentsMixin
 
 HIGHLIGHT = ("<mark>", "</mark>")
 #: Full-text hits are ranked among at most this many matching segments, the most recently indexed.
@@ -104,8 +105,9 @@ _FTS_FORGET_ASSET = text(_FTS_FORGET + "WHERE asset_id = :a")
 _FTS_FORGET_OPERATOR = text(_FTS_FORGET + "WHERE asset_id = :a AND operator = :o")
 
 
-class SqlSearchStore:
-    """What both databases share: the media index, segments, offsets and schedule. Subclasses add full text."""
+class SqlSearchStore(DocumentsMixin):
+    """What both databases share: the media index, segments, facts, documents, offsets and schedule. Subclasses add
+    full text."""
 
     backend = "sql"
 
@@ -155,10 +157,13 @@ class SqlSearchStore:
                     self._drop_segments(conn, change.asset_id, change.operator)
                     conn.execute(_DELETE_SOURCE, {"a": change.asset_id, "o": change.operator})
                     self._merge_labels(conn, change.asset_id)
+                    self._drop_facts(conn, change.asset_id, change.operator)
+                    self._mark(conn, change.asset_id)
                 elif isinstance(change, DropAsset):
                     self._drop_segments(conn, change.asset_id, None)
                     for statement in _DELETE_ASSET_ROWS:
                         conn.execute(statement, {"a": change.asset_id})
+                    self._forget_asset(conn, change.asset_id)
                 elif isinstance(change, Schedule):
                     conn.execute(_UNSCHEDULE, {"a": change.asset_id})
                     conn.execute(
@@ -173,6 +178,7 @@ class SqlSearchStore:
         """Empty both indexes (scheduled analyses stay) and set the consumer's offset."""
         with self.db.write() as conn:
             self._clear_fulltext(conn)
+            self._clear_documents(conn)
             for table in (search_segments, media_labels, media_label_sources, media_items):
                 conn.execute(delete(table))
             self._set_offset(conn, consumer, offset)
@@ -217,6 +223,8 @@ class SqlSearchStore:
                 [_segment_row(change.asset_id, change.operator, s, name, media_type) for s in change.segments],
             )
             self._index_segments(conn, change.asset_id, change.operator)
+        self._put_facts(conn, change.asset_id, change.operator, change.facts)
+        self._mark(conn, change.asset_id)
         keys = {"a": change.asset_id, "o": change.operator}
         if change.labels is None:
             if conn.execute(_DELETE_SOURCE, keys).rowcount:
@@ -352,6 +360,7 @@ class SqlSearchStore:
                 end_ms=r.end_ms,
                 score=float(r.score),
                 words=tuple((str(w), int(s), int(e)) for w, s, e in loads(r.words)) if r.words else (),
+                lang=r.lang,
             )
             for r in rows[:limit]
         ]
@@ -424,7 +433,7 @@ class SqliteSearchStore(SqlSearchStore):
             for r in conn.execute(
                 text(
                     "SELECT s.id, s.asset_id, s.name, s.media_type, s.operator, s.kind, s.text, s.start_ms, "
-                    f"s.end_ms, s.words, snippet(search_fts, 0, '{HIGHLIGHT[0]}', '{HIGHLIGHT[1]}', '…', 16) "
+                    f"s.end_ms, s.words, s.lang, snippet(search_fts, 0, '{HIGHLIGHT[0]}', '{HIGHLIGHT[1]}', '…', 16) "
                     "AS snippet FROM search_fts JOIN search_segments s ON s.id = search_fts.rowid "
                     "WHERE search_fts MATCH :q AND search_fts.rowid IN (" + ", ".join(str(int(i)) for i in ids) + ")"
                 ),
@@ -495,6 +504,7 @@ def _segment_row(asset_id: str, operator: str, s: Segment, name: str, media_type
         "media_type": media_type,
         "name": name,
         "words": json.dumps([list(w) for w in s.words], separators=(",", ":")) if s.words else None,
+        "lang": s.lang,
     }
 
 

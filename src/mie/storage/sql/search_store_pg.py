@@ -40,7 +40,7 @@ class PostgresSearchStore(SqlSearchStore):
             f"'StartSel={HIGHLIGHT[0]}, StopSel={HIGHLIGHT[1]}, MaxWords=20, MinWords=6, MaxFragments=1, "
             "FragmentDelimiter=…') AS snippet FROM ("
             "SELECT s.id, s.asset_id, s.name, s.media_type, s.operator, s.kind, s.text, s.start_ms, s.end_ms, "
-            f"s.words, q.q, ts_rank_cd({vector}, q.q) AS score "
+            f"s.words, s.lang, q.q, ts_rank_cd({vector}, q.q) AS score "
             f"FROM search_segments s, (SELECT {' && '.join(parts)} AS q) q "
             f"WHERE {vector} @@ q.q" + filters_sql(query, params) + " ORDER BY score DESC, s.id "
             "LIMIT :limit OFFSET :offset) m ORDER BY m.score DESC, m.id"

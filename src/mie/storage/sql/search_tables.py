@@ -1,4 +1,5 @@
-"""Tables of the media index and the full-text index (migration ``0005`` creates exactly these).
+"""Tables of the media index and the full-text index (migration ``0005`` creates them, ``0007`` adds the
+semantic documents, facts and pending marks, and a ``lang`` column to segments).
 
 They are defined on the shared :data:`mie.storage.sql.tables.metadata`, so importing this module adds them to it.
 
@@ -10,7 +11,7 @@ expression index ``search_fts_gin`` over ``to_tsvector('english', text)``. Every
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 
 from mie.storage.sql.tables import metadata
 
@@ -52,6 +53,7 @@ media_items = Table(
     Column("created", Float, nullable=False),
     Index("ix_media_items_listed_name", "listed", "name", "asset_id"),
     Index("ix_media_items_type_name", "media_type", "name", "asset_id"),
+    Index("ix_media_items_created", "created"),
 )
 
 media_labels = Table(
@@ -91,6 +93,8 @@ search_segments = Table(
     Column("name", name_type(), nullable=False),
     # [[word, start_ms, end_ms], ...] of transcript segments (JSON), to point a hit at the spoken word.
     Column("words", Text, nullable=True),
+    # Language of the text when the result tells it (captions, translations, transcripts).
+    Column("lang", String(16), nullable=True),
     Index("ix_search_segments_asset_operator", "asset_id", "operator"),
 )
 
@@ -104,4 +108,59 @@ search_schedule = Table(
     Index("ix_search_schedule_due", "due"),
 )
 
-SEARCH_TABLES = (search_offsets, media_items, media_labels, media_label_sources, search_segments, search_schedule)
+search_documents = Table(
+    "search_documents",
+    metadata,
+    # Time-ranged documents of an asset and their embeddings. Rows are only inserted (a replacement inserts the new
+    # set, or a marker row with a NULL vector): readers follow the table by id. Old rows are deleted.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asset_id", String(64), nullable=False),
+    # shot | image | transcript | asset | marker
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("start_ms", Integer, nullable=True),
+    Column("end_ms", Integer, nullable=True),
+    Column("operators", Text, nullable=False),  # JSON list
+    Column("lang", String(16), nullable=True),
+    # float32 little-endian, normalised (384 values for MiniLM).
+    Column("vector", LargeBinary, nullable=True),
+    Index("ix_search_documents_asset", "asset_id"),
+)
+
+search_facts = Table(
+    "search_facts",
+    metadata,
+    # What the query language filters on (label:Car confidence:>80, person:, text:, lang:, duration:).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asset_id", String(64), nullable=False),
+    Column("operator", String(255), nullable=False),
+    Column("field", String(16), nullable=False),
+    Column("value", String(1024), nullable=False),  # lowercase
+    Column("display", String(1024), nullable=False),
+    Column("number", Float, nullable=True),
+    Column("start_ms", Integer, nullable=True),
+    Column("end_ms", Integer, nullable=True),
+    Index("ix_search_facts_field_value_number", "field", "value", "number"),
+    Index("ix_search_facts_field_number", "field", "number"),
+    Index("ix_search_facts_asset_operator", "asset_id", "operator"),
+)
+
+search_pending = Table(
+    "search_pending",
+    metadata,
+    # Assets whose documents must be rebuilt (marked with the change that made it so, in its transaction).
+    Column("asset_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+SEARCH_TABLES = (
+    search_offsets,
+    media_items,
+    media_labels,
+    media_label_sources,
+    search_segments,
+    search_schedule,
+    search_documents,
+    search_facts,
+    search_pending,
+)
