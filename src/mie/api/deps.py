@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request, Response
 
 from mie.errors import InvalidError, TooLargeError, UnauthorizedError, UnsupportedMediaTypeError
+from mie.web import session
 
 if TYPE_CHECKING:
     from mie.bootstrap import Services
@@ -24,6 +25,8 @@ def services(request: Request) -> Services:
 def require_key(request: Request) -> None:
     """Check ``x-api-key`` or ``Authorization: Bearer``; 401 otherwise."""
     expected = services(request).api_key
+    if session.authorise(request, expected):  # the web UI's session cookie (+ CSRF token), see mie.web.session
+        return
     given = request.headers.get("x-api-key")
     if given is None:
         auth = request.headers.get("authorization", "")

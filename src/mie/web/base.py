@@ -1,0 +1,86 @@
+"""What every page needs: the engine's services, the templates, and the signed-in check.
+
+``web`` sits beside ``api`` (DESIGN.md §2) and may not import it nor the composition root, so the services attached
+to the app are described here by the attributes the pages use.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import HTTPConnection, Request
+
+from mie.config import Settings
+from mie.consumers.search import SearchIndexer
+from mie.dataplane.changes import ChangeLog
+from mie.dataplane.service import DataPlane
+from mie.engine.catalog import Catalog
+from mie.engine.executions import Executions
+from mie.web import session
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
+
+
+class WebServices(Protocol):
+    """The parts of ``mie.bootstrap.Services`` the pages read."""
+
+    settings: Settings
+    changes: ChangeLog
+    dataplane: DataPlane
+    catalog: Catalog
+    executions: Executions
+    api_key: str
+    components: dict[str, Any]
+
+
+class SignInRequiredError(Exception):
+    """Raised by a page when the browser has no valid session: answered with a redirect to the sign-in page."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def services(conn: HTTPConnection) -> WebServices:
+    """The services of the running app."""
+    found: WebServices = conn.app.state.services
+    return found
+
+
+def indexer(conn: HTTPConnection) -> SearchIndexer | None:
+    """The search indexer, when it runs on this server."""
+    component = services(conn).components.get("search")
+    return component if isinstance(component, SearchIndexer) else None
+
+
+def require_session(request: Request) -> session.Session:
+    """The browser's session; otherwise :class:`SignInRequiredError` (a redirect to ``/login?next=<this page>``)."""
+    found = session.current(request, services(request).api_key)
+    if found is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequiredError(target)
+    return found
+
+
+def authorised(conn: HTTPConnection) -> bool:
+    """A session cookie or the API key in a header (for non-page routes such as media and events)."""
+    key = services(conn).api_key
+    if session.current(conn, key) is not None:
+        return True
+    given = conn.headers.get("x-api-key") or ""
+    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+
+
+def media_url(bucket: str, key: str) -> str:
+    """Where the pages fetch an object with the session cookie (names with spaces or unicode escaped)."""
+    return f"/media/{quote(bucket, safe='')}/{quote(key)}"
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals["media_url"] = media_url
