@@ -305,6 +305,62 @@ def test_hls_output_plays_through_the_session(page: Any, client: httpx.Client, s
     screenshot(page, "jobs")
 
 
+@pytest.mark.timeout(180)
+def test_image_upload_gets_boxes_over_the_image(
+    page: Any, client: httpx.Client, tmp_path: Path, state: dict[str, Any]
+) -> None:
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaute été.jpg"
+    Image.fromarray(data.astronaut()).save(photo)
+    page.goto("/")
+    page.set_input_files("#files", str(photo))
+    item = page.locator("li.upload").first
+    item.locator("a", has_text="open").wait_for()
+    asset_id = item.get_attribute("data-asset")
+    page.wait_for_function("document.querySelector('li.upload').dataset.status !== undefined", timeout=150_000)
+    assert item.get_attribute("data-status") == "Complete", item.inner_text()
+    state["image_id"] = asset_id
+    # MIE's image operators store their results under the video operator's name.
+    faces = _stored(client, asset_id, "faceDetection")["FaceDetails"]
+    assert faces, "faceDetectionImage found no face in the astronaut photo"
+    page.goto(f"/assets/{asset_id}")
+    page.wait_for_function("player.complete && player.naturalWidth > 0")
+    drawn = page.locator(".box-face").first.bounding_box()
+    shown = page.locator("#player").bounding_box()
+    natural = page.evaluate("[player.naturalWidth, player.naturalHeight]")
+    scale = min(shown["width"] / natural[0], shown["height"] / natural[1])
+    width, height = natural[0] * scale, natural[1] * scale
+    expected = faces[0]["BoundingBox"]
+    assert drawn["x"] == pytest.approx(shown["x"] + (shown["width"] - width) / 2 + expected["Left"] * width, abs=2)
+    assert drawn["y"] == pytest.approx(shown["y"] + (shown["height"] - height) / 2 + expected["Top"] * height, abs=2)
+    assert drawn["width"] == pytest.approx(expected["Width"] * width, abs=2)
+
+
+def test_pages_fit_a_phone(playwright_browser: Any, server: MieServer, state: dict[str, Any]) -> None:
+    phone = playwright_browser.new_context(
+        base_url=server.base_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = phone.new_page()
+        page.goto("/login")
+        page.fill("#key", API_KEY)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.base_url}/")
+        for path in ("/", f"/assets/{state['asset_id']}", f"/assets/{state['image_id']}", "/search?q=lighthouse",
+                     "/executions", "/jobs", "/workflows"):  # fmt: skip
+            page.goto(path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow} px wider than the phone's screen"
+        page.goto(f"/assets/{state['asset_id']}")
+        player = page.locator("#player").bounding_box()
+        assert 0 < player["width"] <= 390
+        screenshot(page, "phone")
+    finally:
+        phone.close()
+
+
 def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[str, Any]) -> None:
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))

@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 #: One event stream lasts this long, then the browser reconnects (EventSource does, with ``Last-Event-ID``): a
 #: stopping server never waits long for open streams.
-STREAM_SECONDS = 10.0
+STREAM_SECONDS = 4.0
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".vtt": "text/vtt", ".srt": "text/plain"}
 _ACTIVE = ("Queued", "Started", "Waiting", "Resumed")
