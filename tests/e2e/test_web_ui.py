@@ -169,6 +169,8 @@ def test_drop_a_clip_and_watch_it_analyse(page: Any, context: Any, clip: Path, s
     run.locator("progress").first.wait_for()
     screenshot(live, "executions")
     run.wait_for(state="detached", timeout=ANALYSIS_SECONDS * 1000)
+    execution_id = item.get_attribute("data-execution")
+    live.locator(f"#history tr[data-id='{execution_id}'] .status", has_text="Complete").wait_for(timeout=10_000)
     live.close()
     page.wait_for_function(
         "document.querySelector('li.upload').dataset.status !== undefined", timeout=ANALYSIS_SECONDS * 1000
@@ -281,6 +283,9 @@ def test_hls_output_plays_through_the_session(page: Any, client: httpx.Client, s
             }
         ],
     }
+    # The jobs page, open before the job exists, follows it by its events.
+    jobs_page = page.context.new_page()
+    jobs_page.goto("/jobs")
     created = client.post("/api/jobs", json={"Settings": settings, "UserMetadata": {"assetID": asset_id}})
     assert created.status_code == 201, created.text
     job_id = created.json()["Job"]["id"]
@@ -289,6 +294,8 @@ def test_hls_output_plays_through_the_session(page: Any, client: httpx.Client, s
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
     assert job["status"] == "COMPLETE", job
+    jobs_page.locator(f"tr[data-job='{job_id}'] .status", has_text="COMPLETE").wait_for(timeout=15_000)
+    jobs_page.close()
     fetched: list[tuple[str, int]] = []
     page.on("response", lambda r: fetched.append((r.url, r.status)) if "/media/media/" in r.url else None)
     page.goto(f"/assets/{asset_id}")

@@ -17,6 +17,11 @@ from mie.web.stream import active_snapshots
 router = APIRouter(include_in_schema=False)
 
 HISTORY = 100
+#: The sample's progress metrics shown per job (docs/jobs.md).
+METRICS = (
+    "framesDecoded", "frameCount", "framesRemaining", "decodeRate", "estDecodeTimeRemaining", "queuedDuration",
+    "progressingDuration", "decodeDuration",
+)  # fmt: skip
 
 
 def when(value: Any) -> str:
@@ -86,7 +91,7 @@ def jobs_page(request: Request) -> HTMLResponse:
                     if isinstance(path, str) and path.startswith("s3://"):
                         files.append(path.removeprefix("s3://").partition("/"))
         job["_files"] = files
-    return render(request, "jobs.html", "jobs", jobs=jobs, enabled=service is not None)
+    return render(request, "jobs.html", "jobs", jobs=jobs, enabled=service is not None, metric_names=METRICS)
 
 
 @router.get("/workflows")

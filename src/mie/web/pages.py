@@ -123,7 +123,7 @@ def _hls_outputs(svc: Any, asset_id: str, runs: list[dict[str, Any]]) -> list[di
     except MieError:
         keys = []
     for key in keys:
-        if key.endswith(".m3u8") and "/Transcode/" in key:
+        if key.endswith(".m3u8") and "/Transcode/" in key and _is_master(svc, svc.dataplane.bucket, key):
             found.append({"bucket": svc.dataplane.bucket, "key": key, "name": key.rsplit("/", 1)[-1]})
     jobs = svc.components.get("jobs")
     service = getattr(jobs, "jobs", None)
@@ -138,9 +138,17 @@ def _hls_outputs(svc: Any, asset_id: str, runs: list[dict[str, Any]]) -> list[di
             for path in _playlists(job):
                 bucket, _, key = path.removeprefix("s3://").partition("/")
                 found.append({"bucket": bucket, "key": key, "name": key.rsplit("/", 1)[-1]})
-    # Master playlists first: a variant playlist plays one rendition only.
     unique = {(f["bucket"], f["key"]): f for f in found}
-    return sorted(unique.values(), key=lambda f: (f["key"].count("_") > 0, f["key"]))
+    return sorted(unique.values(), key=lambda f: f["key"])
+
+
+def _is_master(svc: Any, bucket: str, key: str) -> bool:
+    """A master playlist names variant streams; a variant playlist (one rendition) is not offered on its own."""
+    try:
+        head = b"".join(svc.dataplane.objects.read_range(bucket, key, 0, 4095))
+    except MieError:
+        return False
+    return b"#EXT-X-STREAM-INF" in head
 
 
 def _playlists(job: dict[str, Any]) -> list[str]:

@@ -8,6 +8,8 @@
   const names = JSON.parse(live.dataset.names || "{}");
 
   function render(run) {
+    const listed = document.querySelector('#history tr[data-id="' + run.Id + '"]');
+    if (listed && run.Workflow && !listed.cells[2].textContent) listed.cells[2].textContent = run.Workflow;
     let node = document.getElementById("run-" + run.Id);
     const over = run.Status === "Complete" || run.Status === "Error";
     if (over) {
@@ -46,10 +48,31 @@
   source.onopen = () => { status.textContent = "live"; };
   source.onerror = () => { status.textContent = "reconnecting…"; };
   source.addEventListener("progress", (e) => render(JSON.parse(e.data)));
+  // History: a row per execution, its status, stage and error kept current; new executions appear at the top.
+  const history = document.querySelector("#history tbody");
+  function historyRow(data) {
+    let row = history.querySelector('tr[data-id="' + data.Id + '"]');
+    if (!row) {
+      row = el("tr", { "data-id": data.Id });
+      const cells = [new Date().toISOString().slice(0, 19).replace("T", " "), "", "", "", ""].map((t) => el("td", {}, t));
+      cells[1].appendChild(el("a", { href: "/assets/" + data.AssetId }, names[data.AssetId] || data.AssetId));
+      cells[3].appendChild(el("span", { class: "status" }));
+      cells[4].appendChild(el("span", { class: "stage" }));
+      row.append(...cells);
+      history.prepend(row);
+    }
+    return row;
+  }
   source.addEventListener("execution", (e) => {
     const data = JSON.parse(e.data);
-    const row = document.querySelector('tr[data-id="' + data.Id + '"] .status');
-    if (row) { row.textContent = data.Status; row.className = "status s-" + data.Status.toLowerCase(); }
-    if (data.Status === "Complete" || data.Status === "Error") render(data);
+    const row = historyRow(data);
+    const status = row.querySelector(".status");
+    status.textContent = data.Status;
+    status.className = "status s-" + data.Status.toLowerCase();
+    const over = data.Status === "Complete" || data.Status === "Error";
+    const stage = row.querySelector(".stage");
+    if (stage) stage.textContent = over ? "" : "stage " + (data.CurrentStage || "");
+    if (data.Message && !row.querySelector(".error")) row.cells[4].appendChild(el("div", { class: "error" }, data.Message));
+    if (over) render(data);
   });
 })();
