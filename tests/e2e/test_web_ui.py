@@ -368,6 +368,36 @@ def test_pages_fit_a_phone(playwright_browser: Any, server: MieServer, state: di
         phone.close()
 
 
+@pytest.mark.timeout(180)
+def test_start_a_workflow_from_its_form_then_delete_the_asset(
+    page: Any, client: httpx.Client, state: dict[str, Any]
+) -> None:
+    image_id = state["image_id"]
+    page.goto(f"/assets/{image_id}")
+    page.click("text=Configure…")
+    page.wait_for_url("**/workflows?asset=*")
+    page.click("a:text-is('CasImageWorkflow')")
+    assert page.locator("#start select[name=asset]").input_value() == image_id
+    page.uncheck("#start input[data-op=textDetectionImage][data-key=Enabled]")
+    page.click("#start button[type=submit]")
+    page.wait_for_url("**/executions")
+    runs = client.get(f"/api/workflow/execution/asset/{image_id}").json()
+    assert len(runs) == 2
+    newest = runs[0]["Id"]
+    page.locator(f"#history tr[data-id='{newest}'] .status", has_text="Complete").wait_for(timeout=150_000)
+    record = client.get(f"/api/workflow/execution/{newest}").json()
+    assert record["Configuration"]["RekognitionStage"]["textDetectionImage"]["Enabled"] is False
+    outputs = record["Workflow"]["Stages"]["RekognitionStage"]["Outputs"]
+    assert {o["Name"]: o["Status"] for o in outputs}["textDetectionImage"] == "Skipped"
+
+    page.goto(f"/assets/{image_id}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    page.wait_for_url(f"{page.url.split('/assets/')[0]}/")
+    assert page.locator(f".card[data-asset='{image_id}']").count() == 0
+    assert client.get(f"/api/dataplane/metadata/{image_id}").status_code == 404
+
+
 def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[str, Any]) -> None:
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
@@ -377,6 +407,7 @@ def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[
         # Not "networkidle": the pages keep an event stream open.
         page.wait_for_load_state("load")
         page.wait_for_timeout(300)
+    assert "Media Insights Engine" in page.locator(".swagger-ui .info .title").inner_text()
     assert asked
     foreign = [u for u in asked if not u.startswith(server.base_url) and not u.startswith(("data:", "blob:"))]
     assert not foreign, foreign
