@@ -4,6 +4,7 @@ insights the asset page draws (tests/e2e/test_web_ui.py drives a real browser)."
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from mie.web import session
 from mie.web.base import STATIC_DIR
 from mie.web.insights import collect, web_captions_vtt
 from mie.web.pages import _safe_next, snippet_html
-from tests.helpers import API_KEY, upload
+from tests.helpers import API_KEY, make_workflow, operation, start, upload, wait_for
 
 BASE = "http://testserver"
 
@@ -254,3 +255,25 @@ def test_asset_page_of_an_image_with_results(browser: TestClient, client: TestCl
     library = browser.get("/")
     assert "chelsea the cat.jpg" in library.text
     assert browser.get(f"/assets/{asset_id}/captions/labelDetectionImage.vtt").status_code == 404
+
+
+def test_event_stream_needs_a_session_and_sends_execution_events(browser: TestClient, client: TestClient) -> None:
+    assert browser.get("/ui/events").status_code == 401
+    sign_in(browser)
+    make_workflow(client, "web-wf", [[operation("web-op")]])
+    run = start(client, "web-wf", "upload/clip.mp4")
+    wait_for(client, run["Id"], {"Complete"})
+    with browser.stream("GET", "/ui/events?after=0") as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        text = "".join(answer.iter_text())
+    assert text.startswith("retry: 500\nid: 0\n")
+    events = re.findall(r"id: (\d+)\nevent: execution\ndata: (.+)\n", text)
+    statuses = [json.loads(body)["Status"] for _, body in events if json.loads(body)["Id"] == run["Id"]]
+    assert statuses[0] == "Queued"
+    assert statuses[-1] == "Complete"
+    assert ": tick" in text  # the stream ends by itself (the browser reconnects with Last-Event-ID)
+    # Resuming after the last event sends nothing again.
+    last = events[-1][0]
+    with browser.stream("GET", "/ui/events", headers={"Last-Event-ID": last}) as answer:
+        assert "event: execution" not in "".join(answer.iter_text())
