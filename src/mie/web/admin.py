@@ -83,6 +83,9 @@ def jobs_page(request: Request) -> HTMLResponse:
     jobs: list[dict[str, Any]] = service.list_jobs() if service is not None else []
     for job in jobs:
         job["_created"] = when(job.get("createdAt"))
+        inputs = (job.get("settings") or {}).get("Inputs") or [{}]
+        source = (job.get("userMetadata") or {}).get("input") or (inputs[0] or {}).get("FileInput") or ""
+        job["_input"] = str(source).rsplit("/", 1)[-1]
         job["_playlists"] = [p.removeprefix("s3://").partition("/") for p in _playlists(job)]
         files = []
         for group in job.get("outputGroupDetails") or []:

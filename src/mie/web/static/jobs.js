@@ -47,7 +47,7 @@
     for (const k of metricNames) {
       if (m[k] === undefined || m[k] === null) continue;
       const span = document.createElement("span");
-      span.textContent = k + ": " + m[k];
+      span.textContent = k + ": " + (Number.isInteger(m[k]) || typeof m[k] !== "number" ? m[k] : m[k].toFixed(2));
       cell.appendChild(span);
     }
   }
