@@ -239,6 +239,13 @@ def test_transcript_word_click_seeks(page: Any, state: dict[str, Any]) -> None:
     seg_start = int(segment.get_attribute("data-start")) / 1000
     segment.click()
     _video_ready(page, seg_start)
+    # The captions (WebVTT made from WebCaptions_en) are a track of the player.
+    page.evaluate("player.textTracks[0].mode = 'showing'")
+    page.wait_for_function("player.textTracks[0].cues && player.textTracks[0].cues.length > 0")
+    first_cue = page.evaluate("player.textTracks[0].cues[0].text")
+    assert first_cue.split()[0].lower().strip(".,") == page.locator(
+        "#transcript .word"
+    ).first.inner_text().lower().strip(".,")
 
 
 def test_search_a_spoken_word_opens_the_player_at_it(page: Any, client: httpx.Client, state: dict[str, Any]) -> None:

@@ -255,6 +255,9 @@ def test_asset_page_of_an_image_with_results(browser: TestClient, client: TestCl
     library = browser.get("/")
     assert "chelsea the cat.jpg" in library.text
     assert browser.get(f"/assets/{asset_id}/captions/labelDetectionImage.vtt").status_code == 404
+    everything = browser.get(f"/assets/{asset_id}/results.json")
+    assert everything.status_code == 200
+    assert everything.json() == {"labelDetectionImage": results}
 
 
 def test_event_stream_needs_a_session_and_sends_execution_events(browser: TestClient, client: TestClient) -> None:

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from mie.errors import MieError, NotFoundError, RangeNotSatisfiableError, UnauthorizedError
 from mie.types import JSONDict
 from mie.web.base import authorised, services
-from mie.web.insights import web_captions_vtt
+from mie.web.insights import read_results, web_captions_vtt
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,6 +88,16 @@ def captions(request: Request, asset_id: str, operator: str) -> Response:
         page = dataplane.get_operator_metadata(asset_id, operator, str(page["cursor"]))
         pages.append(page.get("results"))
     return Response(web_captions_vtt(pages), media_type="text/vtt; charset=utf-8")
+
+
+@router.get("/assets/{asset_id}/results.json")
+def all_results(request: Request, asset_id: str) -> Response:
+    """Every operator's newest result of the asset in one JSON document ``{operator: result or [pages]}``."""
+    _check(request)
+    results = read_results(services(request).dataplane, asset_id)
+    body = {name: pages[0] if len(pages) == 1 else pages for name, pages in results.items()}
+    headers = {"Content-Disposition": f'attachment; filename="{asset_id}-results.json"'}
+    return Response(json.dumps(body, ensure_ascii=False, indent=1), media_type="application/json", headers=headers)
 
 
 def _sse(event: str, data: Any, event_id: int | None = None) -> str:
