@@ -104,8 +104,8 @@ def same_origin(conn: HTTPConnection) -> bool:
         # No header: not a cross-site browser request we can tell apart (browsers send Origin on cross-site
         # POSTs); the CSRF token still has to match.
         return origin != "null"
-    host = conn.headers.get("x-forwarded-host") or conn.headers.get("host", "")
-    return urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower()
+    # Host as the browser sent it (a reverse proxy passes it on; X-Forwarded-Host is not trusted, as for signed URLs).
+    return urlsplit(origin).netloc.lower() == conn.headers.get("host", "").strip().lower()
 
 
 def check_csrf(request: Request, session: Session, form_token: str | None = None) -> None:
