@@ -4,6 +4,7 @@ insights the asset page draws (tests/e2e/test_web_ui.py drives a real browser)."
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -280,3 +281,15 @@ def test_event_stream_needs_a_session_and_sends_execution_events(browser: TestCl
     last = events[-1][0]
     with browser.stream("GET", "/ui/events", headers={"Last-Event-ID": last}) as answer:
         assert "event: execution" not in "".join(answer.iter_text())
+
+
+def test_workflow_form_round_trips_list_values(browser: TestClient, client: TestClient) -> None:
+    stored = client.get("/api/workflow/configuration/CasVideoWorkflow").json()
+    cue_types = stored["defaultVideoStage"]["technicalCueDetection"]["CueTypes"]
+    assert isinstance(cue_types, list)
+    sign_in(browser)
+    page = browser.get("/workflows?name=CasVideoWorkflow")
+    assert page.status_code == 200
+    found = re.search(r'data-key="CueTypes" data-type="json" value="([^"]*)"', page.text)
+    assert found is not None, page.text
+    assert json.loads(html.unescape(found.group(1))) == cue_types
