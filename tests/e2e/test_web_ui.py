@@ -415,6 +415,10 @@ def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[
         page.wait_for_load_state("load")
         page.wait_for_timeout(300)
     assert "Media Insights Engine" in page.locator(".swagger-ui .info .title").inner_text()
+    # "Try it out" runs with the session: its requests carry the session's CSRF token.
+    token = page.evaluate("ui.getConfigs().requestInterceptor({headers: {}}).headers['X-CSRF-Token']")
+    page.goto("/")
+    assert token == page.locator("meta[name=csrf-token]").get_attribute("content")
     assert asked
     foreign = [u for u in asked if not u.startswith(server.base_url) and not u.startswith(("data:", "blob:"))]
     assert not foreign, foreign

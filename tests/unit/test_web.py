@@ -54,6 +54,9 @@ def test_api_docs_reference_only_same_origin_files(browser: TestClient) -> None:
     assert "https://" not in page.text
     for url in urls:
         assert browser.get(url).status_code == 200, url
+    assert 'const csrf = "";' in page.text
+    csrf = sign_in(browser)
+    assert f'const csrf = "{csrf}";' in browser.get("/api/docs").text
 
 
 def test_vendored_files_match_their_recorded_checksums() -> None:

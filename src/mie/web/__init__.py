@@ -4,11 +4,11 @@ and every file they need served from here (nothing from the internet). See docs/
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from mie.web.base import STATIC_DIR, SignInRequiredError
+from mie.web import session
+from mie.web.base import STATIC_DIR, SignInRequiredError, services, templates
 
 #: Where the vendored Swagger UI is served from (same origin: /api/docs works offline).
 SWAGGER_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
@@ -25,14 +25,19 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/api/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/api/openapi.json",
-            title=f"{app.title} - API",
-            swagger_js_url=SWAGGER_JS,
-            swagger_css_url=SWAGGER_CSS,
-            swagger_favicon_url=SWAGGER_ICON,
-        )
+    def docs(request: Request) -> HTMLResponse:
+        # FastAPI's get_swagger_ui_html cannot pass a request interceptor (a function), which "Try it out" needs
+        # to send the session's CSRF token; so the page is a template of our own, on the same vendored files.
+        found = session.current(request, services(request).api_key)
+        context = {
+            "title": f"{app.title} - API",
+            "openapi_url": app.openapi_url or "/api/openapi.json",
+            "js": SWAGGER_JS,
+            "css": SWAGGER_CSS,
+            "icon": SWAGGER_ICON,
+            "csrf": found.csrf if found else "",
+        }
+        return templates.TemplateResponse(request, "docs.html", context)
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(_request: Request, exc: SignInRequiredError) -> RedirectResponse:
