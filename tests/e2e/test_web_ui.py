@@ -405,6 +405,22 @@ def test_start_a_workflow_from_its_form_then_delete_the_asset(
     assert client.get(f"/api/dataplane/metadata/{image_id}").status_code == 404
 
 
+@pytest.mark.timeout(120)
+def test_cancel_a_running_execution(page: Any, client: httpx.Client, state: dict[str, Any]) -> None:
+    asset_id = state["asset_id"]
+    page.goto(f"/assets/{asset_id}")
+    page.select_option("#rerun-workflow", "CasVideoWorkflow")
+    page.click("#rerun")
+    page.wait_for_url("**/executions")
+    run_id = client.get(f"/api/workflow/execution/asset/{asset_id}").json()[0]["Id"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"button[data-cancel='{run_id}']")
+    page.locator(f"#history tr[data-id='{run_id}'] .status", has_text="Cancelled").wait_for(timeout=30_000)
+    assert page.locator(f"#run-{run_id}").count() == 0
+    record = client.get(f"/api/workflow/execution/{run_id}").json()
+    assert (record["Status"], record["Message"]) == ("Error", "Cancelled by request")
+
+
 def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[str, Any]) -> None:
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))

@@ -7,6 +7,7 @@ import hashlib
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -296,3 +297,47 @@ def test_workflow_form_round_trips_list_values(browser: TestClient, client: Test
     found = re.search(r'data-key="CueTypes" data-type="json" value="([^"]*)"', page.text)
     assert found is not None, page.text
     assert json.loads(html.unescape(found.group(1))) == cue_types
+
+
+def _cards(page_text: str) -> list[str]:
+    return re.findall(r'<span class="name" title="([^"]+)">', page_text)
+
+
+def test_library_filters_sorts_and_pages(browser: TestClient, client: TestClient, tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.coffee()).save(tmp_path / "c.png")
+    for key, body in (("upload/b-clip.mp4", None), ("upload/a-photo.png", (tmp_path / "c.png").read_bytes()),
+                      ("upload/c-clip.mp4", None)):  # fmt: skip
+        upload(client, key, body) if body else upload(client, key)
+        created = client.post("/api/dataplane/create", json={"Input": {"S3Bucket": "dataplane", "S3Key": key}})
+        assert created.status_code == 200, created.text
+    deadline = time.monotonic() + 10
+    while len(client.get("/api/media").json()) < 3:
+        assert time.monotonic() < deadline, "the media index did not catch up"
+        time.sleep(0.05)
+    sign_in(browser)
+    assert _cards(browser.get("/").text) == ["c-clip.mp4", "a-photo.png", "b-clip.mp4"]  # newest first
+    assert _cards(browser.get("/?sort=oldest").text) == ["b-clip.mp4", "a-photo.png", "c-clip.mp4"]
+    assert _cards(browser.get("/?sort=name").text) == ["a-photo.png", "b-clip.mp4", "c-clip.mp4"]
+    assert _cards(browser.get("/?type=image").text) == ["a-photo.png"]
+    assert _cards(browser.get("/?type=video&sort=name").text) == ["b-clip.mp4", "c-clip.mp4"]
+    assert _cards(browser.get("/?q=photo").text) == ["a-photo.png"]  # file names are indexed text
+    assert _cards(browser.get("/?label=Nothing").text) == []
+    assert "Not analysed" in browser.get("/").text
+
+
+def test_library_pages(browser: TestClient, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mie.web import library
+
+    monkeypatch.setattr(library, "PAGE_SIZE", 2)
+    for index in range(3):
+        upload(client, f"upload/v{index}.mp4")
+        client.post("/api/dataplane/create", json={"Input": {"S3Bucket": "dataplane", "S3Key": f"upload/v{index}.mp4"}})
+    sign_in(browser)
+    first = browser.get("/?sort=name")
+    assert _cards(first.text) == ["v0.mp4", "v1.mp4"]
+    assert "page 1 of 2" in first.text
+    assert _cards(browser.get("/?sort=name&page=2").text) == ["v2.mp4"]
+    assert _cards(browser.get("/?sort=name&page=99").text) == ["v2.mp4"]  # past the end: the last page

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from mie.consumers.media_index import media_name
 from mie.errors import MieError
-from mie.web.base import require_session, services
+from mie.web.base import require_session, services, shown_status
 from mie.web.pages import _playlists, render
 from mie.web.stream import active_snapshots
 
@@ -59,7 +59,7 @@ def executions_page(request: Request) -> HTMLResponse:
                 "AssetId": asset_id,
                 "Name": names.get(asset_id or "", ""),
                 "Workflow": (record.get("Workflow") or {}).get("Name"),
-                "Status": record.get("Status"),
+                "Status": shown_status(record.get("Status"), record.get("Message")),
                 "Stage": record.get("CurrentStage"),
                 "Message": record.get("Message"),
                 "Created": when(record.get("Created")),

@@ -77,6 +77,13 @@ def authorised(conn: HTTPConnection) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), key.encode())
 
 
+def shown_status(status: Any, message: Any) -> str:
+    """The status for people: a cancelled execution ends ``Error`` in MIE's terms, but is no failure."""
+    if status == "Error" and isinstance(message, str) and message.startswith("Cancelled"):
+        return "Cancelled"
+    return str(status or "")
+
+
 def media_url(bucket: str, key: str) -> str:
     """Where the pages fetch an object with the session cookie (names with spaces or unicode escaped)."""
     return f"/media/{quote(bucket, safe='')}/{quote(key)}"

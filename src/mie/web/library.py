@@ -16,7 +16,7 @@ from mie.consumers.media_index import media_name, media_query
 from mie.consumers.search import SearchIndexer
 from mie.consumers.search_query import parse_query
 from mie.errors import InvalidError, MieError
-from mie.web.base import WebServices
+from mie.web.base import WebServices, shown_status
 
 PAGE_SIZE = 24
 SORTS = ("newest", "oldest", "name")
@@ -80,7 +80,7 @@ def duration_ms(svc: WebServices, asset_id: str) -> int | None:
 def thumbnail_and_status(svc: WebServices, asset: dict[str, Any]) -> tuple[tuple[str, str] | None, str, str | None]:
     """``((bucket, key) of the thumbnail or None, status of the newest execution, its workflow)``."""
     runs = svc.executions.by_asset(asset["asset_id"])
-    status = runs[0]["Status"] if runs else "Not analysed"
+    status = shown_status(runs[0]["Status"], runs[0].get("Message")) if runs else "Not analysed"
     workflow = runs[0]["Workflow"]["Name"] if runs else None
     if (asset.get("media_type") or "") == "Image":
         return (asset["s3_bucket"], asset["s3_key"]), status, workflow

@@ -15,7 +15,7 @@ from mie.consumers.media_index import media_name
 from mie.consumers.search_query import hit_document, parse_query
 from mie.errors import ForbiddenError, InvalidError, MieError, NotFoundError
 from mie.web import library, session
-from mie.web.base import indexer, require_session, services, templates
+from mie.web.base import indexer, require_session, services, shown_status, templates
 from mie.web.insights import collect, read_results, technical
 
 router = APIRouter(include_in_schema=False)
@@ -114,7 +114,7 @@ def _downloads(svc: Any, asset: dict[str, Any], media: dict[str, Any], results: 
     return out
 
 
-def _hls_outputs(svc: Any, asset_id: str, runs: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _hls_outputs(svc: Any, asset_id: str) -> list[dict[str, str]]:
     """Master playlists of the asset's transcodes: ``Transcode`` operator outputs and jobs made for the asset."""
     found: list[dict[str, str]] = []
     prefix = f"private/assets/{asset_id}/"
@@ -169,6 +169,7 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
     asset = svc.dataplane.get_asset(asset_id)
     runs = svc.executions.by_asset(asset_id)
     media: dict[str, Any] = {}
+    shown = [{**r, "Status": shown_status(r["Status"], r.get("Message"))} for r in runs]
     for run in runs:
         try:
             record = svc.executions.get(run["Id"])
@@ -190,8 +191,8 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
     blob = Markup(json.dumps(data).replace("</", "<\\/"))
     return render(
         request, "asset.html", "library", asset=asset, name=media_name(asset["s3_key"]), media_type=media_type,
-        play=play, runs=runs, insights=insights, blob=blob, technical=technical(results),
-        downloads=_downloads(svc, asset, media, results), hls=_hls_outputs(svc, asset_id, runs),
+        play=play, runs=shown, insights=insights, blob=blob, technical=technical(results),
+        downloads=_downloads(svc, asset, media, results), hls=_hls_outputs(svc, asset_id),
         workflows=sorted(w["Name"] for w in svc.catalog.list_workflows()),
     )  # fmt: skip
 

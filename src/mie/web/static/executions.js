@@ -1,7 +1,7 @@
 // Executions: running executions kept current by server-sent events (no polling in the page).
 "use strict";
 (function () {
-  const { el, fmtTime } = window.mie;
+  const { api, el, fmtTime } = window.mie;
   const live = document.getElementById("live");
   const none = document.getElementById("none-running");
   const status = document.getElementById("live-status");
@@ -26,7 +26,8 @@
     const link = el("a", { href: "/assets/" + run.AssetId }, names[run.AssetId] || run.AssetId);
     head.append(link, " · " + (run.Workflow || "") + " · ");
     head.appendChild(el("span", { class: "status s-" + String(run.Status).toLowerCase() }, run.Status));
-    head.append(" · stage " + (run.CurrentStage || ""));
+    head.append(" · stage " + (run.CurrentStage || "") + " ");
+    head.appendChild(el("button", { type: "button", class: "cancel", "data-cancel": run.Id }, "Cancel"));
     node.appendChild(head);
     const ops = el("ul", { class: "ops" });
     for (const p of run.Progress || []) {
@@ -43,6 +44,13 @@
     node.appendChild(ops);
     none.hidden = true;
   }
+
+  live.addEventListener("click", async (e) => {
+    const id = e.target.dataset && e.target.dataset.cancel;
+    if (!id || !confirm("Cancel this execution?")) return;
+    e.target.disabled = true;
+    try { await api("POST", "/api/workflow/execution/" + id + "/cancel"); } catch (err) { status.textContent = err.message; }
+  });
 
   const source = new EventSource("/ui/events");
   source.onopen = () => { status.textContent = "live"; };
@@ -67,12 +75,17 @@
     const data = JSON.parse(e.data);
     const row = historyRow(data);
     const status = row.querySelector(".status");
-    status.textContent = data.Status;
-    status.className = "status s-" + data.Status.toLowerCase();
+    // A cancelled execution ends Error in MIE's terms, but it is no failure.
+    const cancelled = data.Status === "Error" && String(data.Message || "").startsWith("Cancelled");
+    const shown = cancelled ? "Cancelled" : data.Status;
+    status.textContent = shown;
+    status.className = "status s-" + shown.toLowerCase();
     const over = data.Status === "Complete" || data.Status === "Error";
     const stage = row.querySelector(".stage");
     if (stage) stage.textContent = over ? "" : "stage " + (data.CurrentStage || "");
-    if (data.Message && !row.querySelector(".error")) row.cells[4].appendChild(el("div", { class: "error" }, data.Message));
+    if (data.Message && !row.querySelector(".error, .muted")) {
+      row.cells[4].appendChild(el("div", { class: cancelled ? "muted" : "error" }, data.Message));
+    }
     if (over) render(data);
   });
 })();
