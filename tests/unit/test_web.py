@@ -341,3 +341,15 @@ def test_library_pages(browser: TestClient, client: TestClient, monkeypatch: pyt
     assert "page 1 of 2" in first.text
     assert _cards(browser.get("/?sort=name&page=2").text) == ["v2.mp4"]
     assert _cards(browser.get("/?sort=name&page=99").text) == ["v2.mp4"]  # past the end: the last page
+
+
+def test_caption_tracks_prefer_the_stored_vtt_files() -> None:
+    from mie.web.pages import caption_tracks
+
+    vtt = {"S3Bucket": "dataplane", "S3Key": "private/assets/a/workflows/w/Captions_en.vtt"}
+    results = {"CreateVTTCaptions": [{"CaptionsCollection": [{"LanguageCode": "en", "Results": vtt}]}]}
+    captions = [{"op": f"WebCaptions_{lang}", "lang": lang, "label": ""} for lang in ("en", "es")]
+    assert caption_tracks("a", results, captions) == [
+        {"src": "/media/dataplane/private/assets/a/workflows/w/Captions_en.vtt", "lang": "en", "label": "en (VTT)"},
+        {"src": "/assets/a/captions/WebCaptions_es.vtt", "lang": "es", "label": "es (WebCaptions_es)"},
+    ]

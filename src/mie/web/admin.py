@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from mie.consumers.media_index import media_name
 from mie.errors import MieError
 from mie.web.base import require_session, services, shown_status
-from mie.web.pages import _playlists, render
+from mie.web.pages import playlists, render
 from mie.web.stream import active_snapshots
 
 router = APIRouter(include_in_schema=False)
@@ -86,7 +86,7 @@ def jobs_page(request: Request) -> HTMLResponse:
         inputs = (job.get("settings") or {}).get("Inputs") or [{}]
         source = (job.get("userMetadata") or {}).get("input") or (inputs[0] or {}).get("FileInput") or ""
         job["_input"] = str(source).rsplit("/", 1)[-1]
-        job["_playlists"] = [p.removeprefix("s3://").partition("/") for p in _playlists(job)]
+        job["playlists"] = [p.removeprefix("s3://").partition("/") for p in playlists(job)]
         files = []
         for group in job.get("outputGroupDetails") or []:
             for output in group.get("outputDetails") or [] if isinstance(group, dict) else []:

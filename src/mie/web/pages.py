@@ -15,7 +15,7 @@ from mie.consumers.media_index import media_name
 from mie.consumers.search_query import hit_document, parse_query
 from mie.errors import ForbiddenError, InvalidError, MieError, NotFoundError
 from mie.web import library, session
-from mie.web.base import indexer, require_session, services, shown_status, templates
+from mie.web.base import indexer, media_url, require_session, services, shown_status, templates
 from mie.web.insights import collect, read_results, technical
 
 router = APIRouter(include_in_schema=False)
@@ -114,6 +114,24 @@ def _downloads(svc: Any, asset: dict[str, Any], media: dict[str, Any], results: 
     return out
 
 
+def caption_tracks(asset_id: str, results: dict[str, list[Any]], captions: list[dict[str, str]]) -> list[Any]:
+    """``<track>``s of the player: the WebVTT files ``CreateVTTCaptions`` stored, one per language, and for the
+    languages it did not make (e.g. translations when it did not run) the ``WebCaptions_<lang>`` results as WebVTT."""
+    tracks: list[dict[str, str]] = []
+    for page in results.get("CreateVTTCaptions", []):
+        for item in page.get("CaptionsCollection", []) if isinstance(page, dict) else []:
+            ref = item.get("Results") if isinstance(item, dict) else None
+            lang = str(item.get("LanguageCode") or "") if isinstance(item, dict) else ""
+            if isinstance(ref, dict) and ref.get("S3Key") and lang and all(t["lang"] != lang for t in tracks):
+                src = media_url(str(ref["S3Bucket"]), str(ref["S3Key"]))
+                tracks.append({"src": src, "lang": lang, "label": f"{lang} (VTT)"})
+    for caption in captions:
+        if all(t["lang"] != caption["lang"] for t in tracks):
+            src = f"/assets/{asset_id}/captions/{caption['op']}.vtt"
+            tracks.append({"src": src, "lang": caption["lang"], "label": f"{caption['lang']} ({caption['op']})"})
+    return tracks
+
+
 def _hls_outputs(svc: Any, asset_id: str) -> list[dict[str, str]]:
     """Master playlists of the asset's transcodes: ``Transcode`` operator outputs and jobs made for the asset."""
     found: list[dict[str, str]] = []
@@ -135,7 +153,7 @@ def _hls_outputs(svc: Any, asset_id: str) -> list[dict[str, str]]:
         for job in documents:
             if (job.get("userMetadata") or {}).get("assetID") != asset_id:
                 continue
-            for path in _playlists(job):
+            for path in playlists(job):
                 bucket, _, key = path.removeprefix("s3://").partition("/")
                 found.append({"bucket": bucket, "key": key, "name": key.rsplit("/", 1)[-1]})
     unique = {(f["bucket"], f["key"]): f for f in found}
@@ -151,7 +169,7 @@ def _is_master(svc: Any, bucket: str, key: str) -> bool:
     return b"#EXT-X-STREAM-INF" in head
 
 
-def _playlists(job: dict[str, Any]) -> list[str]:
+def playlists(job: dict[str, Any]) -> list[str]:
     """The HLS master playlists a job wrote."""
     out = []
     for group in job.get("outputGroupDetails") or []:
@@ -192,6 +210,7 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
     return render(
         request, "asset.html", "library", asset=asset, name=media_name(asset["s3_key"]), media_type=media_type,
         play=play, runs=shown, insights=insights, blob=blob, technical=technical(results),
+        tracks=caption_tracks(asset_id, results, insights.captions),
         downloads=_downloads(svc, asset, media, results), hls=_hls_outputs(svc, asset_id),
         workflows=sorted(w["Name"] for w in svc.catalog.list_workflows()),
     )  # fmt: skip
