@@ -273,7 +273,7 @@ def test_hls_output_plays_through_the_session(page: Any, client: httpx.Client, s
             {
                 "OutputGroupSettings": {
                     "Type": "HLS_GROUP_SETTINGS",
-                    "HlsGroupSettings": {"SegmentLength": 2, "Destination": "s3://media/Fête du phare/hls/tour"},
+                    "HlsGroupSettings": {"SegmentLength": 2, "Destination": "s3://media/Fête du phare/hls/tour été"},
                 },
                 "Outputs": [
                     {
@@ -314,6 +314,8 @@ def test_hls_output_plays_through_the_session(page: Any, client: httpx.Client, s
     assert any(url.endswith(".ts") and status in (200, 206) for url, status in fetched), fetched
     assert all(status in (200, 206) for _, status in fetched), fetched
     assert any("F%C3%AAte%20du%20phare" in url for url, _ in fetched), fetched
+    # The playlists name their segments as written ("tour été_180…ts"): the player escapes them, we serve them.
+    assert any(url.rsplit("/", 1)[-1].startswith("tour%20%C3%A9t%C3%A9") and url.endswith(".ts") for url, _ in fetched)
     page.goto("/jobs")
     assert page.locator(f"tr[data-job='{job_id}'] .status").inner_text() == "COMPLETE"
     screenshot(page, "jobs")
