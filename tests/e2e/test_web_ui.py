@@ -319,6 +319,10 @@ def test_hls_output_plays_through_the_session(page: Any, client: httpx.Client, s
     page.goto("/jobs")
     assert page.locator(f"tr[data-job='{job_id}'] .status").inner_text() == "COMPLETE"
     screenshot(page, "jobs")
+    # The jobs page plays the output too.
+    page.click(f"tr[data-job='{job_id}'] a.play")
+    page.wait_for_function("(() => { const v = document.getElementById('jobvideo'); return v.currentTime > 0.5; })()")
+    page.click("#jobplayer button")
 
 
 @pytest.mark.timeout(180)

@@ -86,7 +86,7 @@ def jobs_page(request: Request) -> HTMLResponse:
         inputs = (job.get("settings") or {}).get("Inputs") or [{}]
         source = (job.get("userMetadata") or {}).get("input") or (inputs[0] or {}).get("FileInput") or ""
         job["_input"] = str(source).rsplit("/", 1)[-1]
-        job["playlists"] = [p.removeprefix("s3://").partition("/") for p in playlists(job)]
+        job["_playlists"] = [p.removeprefix("s3://").partition("/") for p in playlists(job)]
         files = []
         for group in job.get("outputGroupDetails") or []:
             for output in group.get("outputDetails") or [] if isinstance(group, dict) else []:

@@ -20,8 +20,6 @@ from mie.web.insights import collect, read_results, technical
 
 router = APIRouter(include_in_schema=False)
 
-_MEDIA_KEYS = ("Video", "Image", "Audio", "Text")
-
 
 def render(request: Request, template: str, active: str, **context: Any) -> HTMLResponse:
     """A page with the session's CSRF token and the navigation."""
