@@ -87,9 +87,21 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def context(playwright_browser: Any, server: MieServer) -> Iterator[Any]:
-    ctx = playwright_browser.new_context(base_url=server.base_url, viewport={"width": 1200, "height": 820})
+def console_errors() -> list[str]:
+    """Errors the pages logged (script errors, refused requests, Content-Security-Policy violations)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def context(playwright_browser: Any, server: MieServer, console_errors: list[str]) -> Iterator[Any]:
+    # bypass_csp: Playwright's own polling evaluates strings in the page, which the pages' policy forbids; the
+    # policy itself is checked in a context of its own (test_pages_keep_to_their_content_security_policy).
+    ctx = playwright_browser.new_context(
+        base_url=server.base_url, viewport={"width": 1200, "height": 820}, bypass_csp=True
+    )
     ctx.set_default_timeout(20_000)
+    ctx.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    ctx.on("weberror", lambda error: console_errors.append(str(error.error)))
     try:
         yield ctx
     finally:
@@ -120,12 +132,15 @@ def screenshot(page: Any, name: str) -> None:
         image.convert("RGB").quantize(colors=128).save(target, optimize=True)
 
 
-def test_sign_in(page: Any, server: MieServer) -> None:
+def test_sign_in(page: Any, server: MieServer, console_errors: list[str]) -> None:
     page.goto("/")
     assert "/login" in page.url
     page.fill("#key", "not-the-key")
     page.click("button[type=submit]")
     assert page.get_by_role("alert").inner_text().startswith("That is not")
+    # The refused sign-in answers 401, which the browser logs; nothing else may fail later.
+    assert console_errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+    console_errors.clear()
     page.fill("#key", API_KEY)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.base_url}/")
@@ -427,7 +442,9 @@ def test_cancel_a_running_execution(page: Any, client: httpx.Client, state: dict
     assert (record["Status"], record["Message"]) == ("Error", "Cancelled by request")
 
 
-def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[str, Any]) -> None:
+def test_no_page_asked_another_origin(
+    page: Any, server: MieServer, state: dict[str, Any], console_errors: list[str]
+) -> None:
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
     paths = ("/", f"/assets/{state['asset_id']}", "/search?q=coffee", "/executions", "/jobs", "/workflows", "/api/docs")
@@ -444,3 +461,36 @@ def test_no_page_asked_another_origin(page: Any, server: MieServer, state: dict[
     assert asked
     foreign = [u for u in asked if not u.startswith(server.base_url) and not u.startswith(("data:", "blob:"))]
     assert not foreign, foreign
+    # Over the whole module: no script error, no failed request.
+    assert not console_errors, console_errors
+
+
+def test_pages_keep_to_their_content_security_policy(
+    playwright_browser: Any, server: MieServer, state: dict[str, Any]
+) -> None:
+    strict = playwright_browser.new_context(base_url=server.base_url)
+    refused: list[str] = []
+    strict.on("console", lambda message: refused.append(message.text) if message.type == "error" else None)
+    try:
+        page = strict.new_page()
+        page.goto("/login")
+        page.fill("#key", API_KEY)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.base_url}/")
+        for path in ("/", "/search?q=lighthouse", "/executions", "/jobs", "/workflows?name=CasVideoWorkflow"):
+            page.goto(path)
+            page.wait_for_load_state("load")
+        page.goto("/api/docs")
+        page.locator(".swagger-ui .info .title").wait_for()
+        page.goto(f"/assets/{state['asset_id']}")
+        page.locator("#transcript .word").first.click()
+        page.select_option("#source", index=1)  # HLS: hls.js with its Media Source buffers
+        page.locator("#player").evaluate("v => { v.muted = true; return v.play(); }")
+        page.wait_for_timeout(1500)
+        assert page.locator("#player").evaluate("v => v.currentTime") > 0.5
+        page.locator("#player").evaluate("v => v.pause()")
+        page.click("button[data-op=Mediainfo]")
+        page.locator("#json", has_text="tracks").wait_for()
+    finally:
+        strict.close()
+    assert not refused, refused

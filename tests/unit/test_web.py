@@ -55,9 +55,10 @@ def test_api_docs_reference_only_same_origin_files(browser: TestClient) -> None:
     assert "https://" not in page.text
     for url in urls:
         assert browser.get(url).status_code == 200, url
-    assert 'const csrf = "";' in page.text
+    assert 'data-csrf=""' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
     csrf = sign_in(browser)
-    assert f'const csrf = "{csrf}";' in browser.get("/api/docs").text
+    assert f'data-csrf="{csrf}"' in browser.get("/api/docs").text
 
 
 def test_vendored_files_match_their_recorded_checksums() -> None:
@@ -75,6 +76,8 @@ def test_pages_load_nothing_from_another_origin(browser: TestClient) -> None:
     for path in ("/", "/search", "/executions", "/jobs", "/workflows", "/login"):
         page = browser.get(path)
         assert page.status_code == 200, path
+        assert page.headers["content-security-policy"].startswith("default-src 'self'"), path
+        assert page.headers["x-frame-options"] == "DENY"
         assert not re.search(r"""(src|href)=["'](https?:)?//""", page.text), path
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from mie.web import session
-from mie.web.base import STATIC_DIR, SignInRequiredError, services, templates
+from mie.web.base import PAGE_HEADERS, STATIC_DIR, SignInRequiredError, services, templates
 
 #: Where the vendored Swagger UI is served from (same origin: /api/docs works offline).
 SWAGGER_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
@@ -37,7 +37,7 @@ def install(app: FastAPI) -> None:
             "icon": SWAGGER_ICON,
             "csrf": found.csrf if found else "",
         }
-        return templates.TemplateResponse(request, "docs.html", context)
+        return templates.TemplateResponse(request, "docs.html", context, headers=PAGE_HEADERS)
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(_request: Request, exc: SignInRequiredError) -> RedirectResponse:

@@ -15,7 +15,7 @@ from mie.consumers.media_index import media_name
 from mie.consumers.search_query import hit_document, parse_query
 from mie.errors import ForbiddenError, InvalidError, MieError, NotFoundError
 from mie.web import library, session
-from mie.web.base import indexer, media_url, require_session, services, shown_status, templates
+from mie.web.base import PAGE_HEADERS, indexer, media_url, require_session, services, shown_status, templates
 from mie.web.insights import collect, read_results, technical
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,7 @@ def render(request: Request, template: str, active: str, **context: Any) -> HTML
     """A page with the session's CSRF token and the navigation."""
     found = session.current(request, services(request).api_key)
     context.update(request=request, csrf=found.csrf if found else "", active=active, signed_in=found is not None)
-    return templates.TemplateResponse(request, template, context)
+    return templates.TemplateResponse(request, template, context, headers=PAGE_HEADERS)
 
 
 def _safe_next(target: str | None) -> str:
