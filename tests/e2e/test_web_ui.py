@@ -429,6 +429,8 @@ def test_start_a_workflow_from_its_form_then_delete_the_asset(
 @pytest.mark.timeout(120)
 def test_cancel_a_running_execution(page: Any, client: httpx.Client, state: dict[str, Any]) -> None:
     asset_id = state["asset_id"]
+    watching = page.context.new_page()  # the asset page, open meanwhile, says what happens to the asset
+    watching.goto(f"/assets/{asset_id}")
     page.goto(f"/assets/{asset_id}")
     page.select_option("#rerun-workflow", "CasVideoWorkflow")
     page.click("#rerun")
@@ -440,6 +442,8 @@ def test_cancel_a_running_execution(page: Any, client: httpx.Client, state: dict
     assert page.locator(f"#run-{run_id}").count() == 0
     record = client.get(f"/api/workflow/execution/{run_id}").json()
     assert (record["Status"], record["Message"]) == ("Error", "Cancelled by request")
+    watching.locator("#live-message", has_text="The analysis was cancelled").wait_for(timeout=10_000)
+    watching.close()
 
 
 def test_no_page_asked_another_origin(

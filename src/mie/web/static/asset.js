@@ -209,6 +209,27 @@
     }
   }));
 
+  // While a workflow runs on this asset, say where it is; when it ends, offer to show the new results
+  // (server-sent events; the player is not reloaded under the viewer's feet).
+  const notice = document.getElementById("live-message");
+  const events = new EventSource("/ui/events");
+  events.addEventListener("progress", (e) => {
+    const run = JSON.parse(e.data);
+    if (run.AssetId !== data.assetId) return;
+    const running = run.Progress.filter((p) => p.State !== "Done").map((p) => p.Operation);
+    notice.hidden = false;
+    notice.textContent = "Analysing: " + run.CurrentStage + (running.length ? " (" + running.join(", ") + ")" : "");
+  });
+  events.addEventListener("execution", (e) => {
+    const run = JSON.parse(e.data);
+    if (run.AssetId !== data.assetId || (run.Status !== "Complete" && run.Status !== "Error")) return;
+    notice.hidden = false;
+    const cancelled = String(run.Message || "").startsWith("Cancelled");
+    notice.textContent = run.Status === "Complete" ? "The analysis finished. "
+      : cancelled ? "The analysis was cancelled. " : "The analysis failed: " + (run.Message || "") + " ";
+    notice.appendChild(el("a", { href: location.pathname + location.search }, "Show the new results"));
+  });
+
   // Actions.
   const message = document.getElementById("action-message");
   function fail(e) { message.hidden = false; message.textContent = e.message; }
