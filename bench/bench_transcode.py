@@ -50,7 +50,7 @@ def main() -> None:
             began = time.perf_counter()
             subprocess.run(["ffmpeg", *plan.args], check=True, stdout=subprocess.DEVNULL)
             plain.append(time.perf_counter() - began)
-        base = load_settings(environ={}, data_dir=root / "data", api_key="bench")
+        base = load_settings(environ={}, data_dir=root / "data", api_key="bench-key-0123456789")
         svc = build(dataclasses.replace(base, extra={"watch_enabled": "false", "job_status_interval": "1"}))
         svc.start()
         try:

@@ -118,7 +118,7 @@ def free_port() -> int:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "MIE_API_KEY": "bench", "MIE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "MIE_API_KEY": "bench-key-0123456789", "MIE_LOG_LEVEL": "warning"}
     mie = Path(sys.executable).with_name("mie")
     log = (data_dir.parent / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -137,7 +137,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def run_cli(url: str, *args: str) -> Any:
-    env = {**os.environ, "MIE_URL": url, "MIE_API_KEY": "bench"}
+    env = {**os.environ, "MIE_URL": url, "MIE_API_KEY": "bench-key-0123456789"}
     mie = Path(sys.executable).with_name("mie")
     out = subprocess.run([str(mie), "run", *args, "--json", "--no-wait"], env=env, capture_output=True, check=True)
     return json.loads(out.stdout)
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
     }
     try:
-        client = httpx.Client(base_url=url, headers={"x-api-key": "bench"}, timeout=30)
+        client = httpx.Client(base_url=url, headers={"x-api-key": "bench-key-0123456789"}, timeout=30)
         if warm_clip is not None:
             began = time.monotonic()
             (warm_id,) = execution_ids(run_cli(url, str(warm_clip)))

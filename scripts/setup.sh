@@ -14,7 +14,7 @@ missing=()
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 # Media tools the operators call: ffmpeg/ffprobe (decode, encode), tesseract (OCR fast path), apertium
-# (translation), espeak-ng (speech synthesis for the speech tests).
+# (translation), espeak-ng (speech synthesis: the Polly operators, and speech for the tests).
 for pkg in ffmpeg tesseract-ocr tesseract-ocr-eng apertium apertium-eng-spa espeak-ng; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-API_KEY = "test-key"
+API_KEY = "test-key-0123456789abcdef"
 # A minimal MP4 header: enough for content sniffing to say "Video".
 MP4_BYTES = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 

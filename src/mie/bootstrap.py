@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from mie.config import Settings
 from mie.consumers.notify import Notifications
+from mie.consumers.people import PeopleJanitor
 from mie.consumers.search import SearchIndexer
 from mie.dataplane.changes import ChangeLog
 from mie.dataplane.service import DataPlane
@@ -32,12 +33,18 @@ from mie.operators.registry import OperatorRegistry
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql import jobs_tables
 from mie.storage.sql.db import Database
+from mie.storage.sql.faces_people import SqlPeopleStore
+from mie.storage.sql.faces_store import SqlFaceStore
 from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
 from mie.storage.sql.search_store import open_search_store
 from mie.types import Component
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from mie.operators.faces import FaceEmbedder
+    from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,12 @@ class Services:
     api_key_generated: bool = False
     #: Background components by name (see :data:`COMPONENTS`), started after the scheduler.
     components: dict[str, Component] = field(default_factory=dict)
+    #: Rekognition-style face collections (the API's and the operators' ``ctx.faces``).
+    faces: FaceCollections | None = None
+    #: Finds and embeds faces for the face API (the operator library's dlib model).
+    face_embedder: FaceEmbedder | None = None
+    #: The faces of every asset clustered into people (``/api/people``, the operators' ``ctx.people``).
+    people: People | None = None
     _lock_file: IO[str] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -99,6 +112,7 @@ COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = (
         lambda s: SearchIndexer.create(s.settings, open_search_store(s.db), s.changes, s.dataplane, s.executions),
     ),
     ("jobs", lambda s: JobsComponent.create(s.settings, s.dataplane, s.executions, jobs_tables)),
+    ("people", lambda s: PeopleJanitor(s.people, s.changes, SqlOffsetStore(s.db)) if s.people is not None else None),
 )
 
 
@@ -160,6 +174,8 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         registry = OperatorRegistry()
         registry.load_entry_points(settings.plugins)
         scheduler_box: list[Scheduler] = []
+        faces = SqlFaceStore(db)
+        people = SqlPeopleStore(db)
 
         def wake() -> None:
             if scheduler_box:
@@ -178,6 +194,8 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
             dataplane=dataplane,
             process_factory=functools.partial(worker_resources, settings),
             node_id="local" if db.is_sqlite else f"node-{secrets.token_hex(4)}",
+            faces=faces,
+            people=people,
         )
         scheduler_box.append(scheduler)
         executions = Executions(db, catalog, dataplane, wake)
@@ -197,6 +215,9 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         registry=registry,
         api_key=api_key,
         api_key_generated=generated,
+        faces=faces,
+        face_embedder=face_embedder(),
+        people=people,
         _lock_file=lock_file,
     )
     try:
@@ -208,6 +229,13 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         services.stop()
         raise
     return services
+
+
+def face_embedder() -> FaceEmbedder:
+    """The face model of the API's face routes: dlib's ResNet from the vision library (loaded on first use)."""
+    from mie.library.vision.embeddings import DlibFaceEmbedder
+
+    return DlibFaceEmbedder()
 
 
 def worker_resources(settings: Settings) -> WorkerResources:
@@ -229,4 +257,11 @@ def worker_resources(settings: Settings) -> WorkerResources:
     )
     registry = OperatorRegistry()
     registry.load_entry_points(settings.plugins)
-    return WorkerResources(registry=registry, dataplane=dataplane, db=db, scratch_root=settings.data_dir / "scratch")
+    return WorkerResources(
+        registry=registry,
+        dataplane=dataplane,
+        db=db,
+        scratch_root=settings.data_dir / "scratch",
+        faces=SqlFaceStore(db),
+        people=SqlPeopleStore(db),
+    )

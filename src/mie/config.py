@@ -15,6 +15,12 @@ from typing import Any
 
 from mie.errors import ConfigurationError
 
+#: Shortest accepted API key or SigV4 secret.
+MIN_SECRET_LENGTH = 16
+#: Settings whose values are secrets: ``mie config`` masks them.
+SECRET_SETTINGS = frozenset({"api_key", "api_keys_readonly", "sigv4_secret_access_key",
+                             "sigv4_readonly_secret_access_key"})  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -25,6 +31,22 @@ class Settings:
     port: int = 8080
     #: API key; when empty one is generated into ``<data_dir>/api-key`` on first start.
     api_key: str = ""
+    #: Read-only API keys, comma-separated: they may GET and HEAD only (``api_key`` may do everything).
+    api_keys_readonly: str = ""
+    #: SigV4 key pairs (MIE's clients sign with AWS Signature Version 4): an admin pair and a read-only pair.
+    sigv4_access_key_id: str = ""
+    sigv4_secret_access_key: str = ""
+    sigv4_readonly_access_key_id: str = ""
+    sigv4_readonly_secret_access_key: str = ""
+    #: Region and service a SigV4 credential must be scoped to (API Gateway's service name: ``execute-api``).
+    sigv4_region: str = "us-east-1"
+    sigv4_service: str = "execute-api"
+    #: Largest difference between a signed request's ``x-amz-date`` and the server's clock (seconds).
+    sigv4_max_skew_seconds: float = 300.0
+    #: Failed authentications one client address may make in a burst, refilled over the window (seconds); beyond
+    #: that it is answered 429. 0 turns the brake off.
+    auth_failure_burst: int = 10
+    auth_failure_window: float = 60.0
     #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/mie.db``.
     database_url: str = ""
     #: Name of the data-plane bucket (a folder under ``<data_dir>/objects``).
@@ -146,5 +168,39 @@ def _validate(settings: Settings) -> None:
         }
     ):
         raise ConfigurationError(f"MIE_DATAPLANE_BUCKET {settings.dataplane_bucket!r} is not a bucket name")
+    _validate_auth(settings)
     if settings.task_lease_seconds <= 0 or settings.monitor_interval < 0 or settings.retry_interval < 0:
         raise ConfigurationError("lease, monitor and retry intervals must be positive")
+
+
+def _validate_auth(settings: Settings) -> None:
+    """Refuse short keys and half-configured SigV4 pairs at start-up rather than serve with weak credentials."""
+    if settings.api_key and len(settings.api_key) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"MIE_API_KEY is {len(settings.api_key)} characters long: use at least {MIN_SECRET_LENGTH} "
+            "(or leave it unset to have a random key generated)"
+        )
+    readonly = [k.strip() for k in settings.api_keys_readonly.split(",") if k.strip()]
+    if any(len(k) < MIN_SECRET_LENGTH for k in readonly):
+        raise ConfigurationError(f"every key in MIE_API_KEYS_READONLY needs at least {MIN_SECRET_LENGTH} characters")
+    if settings.api_key and settings.api_key in readonly:
+        raise ConfigurationError("MIE_API_KEYS_READONLY must not contain MIE_API_KEY")
+    pairs = (
+        ("MIE_SIGV4", settings.sigv4_access_key_id, settings.sigv4_secret_access_key),
+        ("MIE_SIGV4_READONLY", settings.sigv4_readonly_access_key_id, settings.sigv4_readonly_secret_access_key),
+    )
+    for prefix, key_id, secret in pairs:
+        if bool(key_id) != bool(secret):
+            raise ConfigurationError(f"set both {prefix}_ACCESS_KEY_ID and {prefix}_SECRET_ACCESS_KEY, or neither")
+        if secret and len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(f"{prefix}_SECRET_ACCESS_KEY needs at least {MIN_SECRET_LENGTH} characters")
+        if key_id and (not key_id.isascii() or not key_id.isalnum()):
+            raise ConfigurationError(f"{prefix}_ACCESS_KEY_ID must be letters and digits, like AKIAIOSFODNN7EXAMPLE")
+    if settings.sigv4_access_key_id and settings.sigv4_access_key_id == settings.sigv4_readonly_access_key_id:
+        raise ConfigurationError("the admin and read-only SigV4 access key ids must differ")
+    if not settings.sigv4_region or not settings.sigv4_service:
+        raise ConfigurationError("MIE_SIGV4_REGION and MIE_SIGV4_SERVICE must not be empty")
+    if settings.sigv4_max_skew_seconds <= 0:
+        raise ConfigurationError("MIE_SIGV4_MAX_SKEW_SECONDS must be a positive number of seconds")
+    if settings.auth_failure_burst < 0 or settings.auth_failure_window <= 0:
+        raise ConfigurationError("MIE_AUTH_FAILURE_BURST must be 0 or more and MIE_AUTH_FAILURE_WINDOW positive")

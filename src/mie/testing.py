@@ -29,6 +29,8 @@ from mie.operators.invoke import invoke
 from mie.operators.registry import OperatorRegistry, Target
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql.db import Database
+from mie.storage.sql.faces_people import SqlPeopleStore
+from mie.storage.sql.faces_store import SqlFaceStore
 from mie.types import JSONDict
 
 _SUFFIX_TYPES = {
@@ -93,6 +95,10 @@ class Harness:
         self.dataplane = DataPlane(
             self.db, self.objects, ChangeLog(self.db), bucket="dataplane", signer=UrlSigner(b"mie-testing")
         )
+        #: Face collections the operators reach as ``ctx.faces``.
+        self.faces = SqlFaceStore(self.db)
+        #: People across this data plane's assets (``ctx.people``).
+        self.people = SqlPeopleStore(self.db)
 
     def add_asset(self, path: Path | str, media_type: str | None = None) -> tuple[str, JSONDict]:
         """Copy a file in as a new asset; ``(asset_id, {"S3Bucket", "S3Key"})``."""
@@ -150,7 +156,14 @@ class Harness:
             return True
 
         deadline = time.monotonic() + timeout
-        runtime = Runtime(self.dataplane, report_progress=report, deadline=deadline, scratch_root=self.root / "work")
+        runtime = Runtime(
+            self.dataplane,
+            report_progress=report,
+            deadline=deadline,
+            scratch_root=self.root / "work",
+            faces=self.faces,
+            people=self.people,
+        )
         output = invoke(start, event, runtime, timeout=timeout)
         calls = 1
         while monitor is not None and output.get("Status") not in ("Complete", "Error"):

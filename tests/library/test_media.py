@@ -28,6 +28,7 @@ from mie.library.media.tools import run_ffmpeg
 from mie.operators import OperatorContext, OperatorRegistry, Runtime, Target
 from mie.operators.invoke import invoke
 from mie.testing import OperatorRun, harness, run_operator
+from tests.aws_shapes import violations
 from tests.helpers import make_workflow, upload, wait_for
 from tests.library import media_fixtures as mf
 
@@ -310,9 +311,10 @@ def test_every_shot_cut_is_found_within_one_frame(media: dict[str, Path], thumb:
 
 
 def _cues(run: OperatorRun, kind: str) -> list[tuple[int, int]]:
+    result = "technicalCueDetection" if kind == "BlackFrames" else "technicalCueDetectionExtra"
     return [
         (s["StartTimestampMillis"], s["EndTimestampMillis"])
-        for s in run.results["technicalCueDetection"]["Segments"]
+        for s in run.results[result]["Segments"]
         if s["TechnicalCueSegment"]["Type"] == kind
     ]
 
@@ -324,9 +326,15 @@ def test_technical_cues_black_silence_and_freeze(media: dict[str, Path], thumb: 
     assert run.status == "Complete"
     result = run.results["technicalCueDetection"]
     assert result["SelectedSegmentTypes"][0]["Type"] == "TECHNICAL_CUE"
-    for segment in result["Segments"]:
+    extra = run.results["technicalCueDetectionExtra"]
+    for segment in result["Segments"] + extra["Segments"]:
         assert set(segment) >= SEGMENT_KEYS
         assert segment["Type"] == "TECHNICAL_CUE"
+    # Only Rekognition's own cue types where a strict client reads them; ours beside, in the same shape.
+    assert {s["TechnicalCueSegment"]["Type"] for s in result["Segments"]} == {"BlackFrames"}
+    assert {s["TechnicalCueSegment"]["Type"] for s in extra["Segments"]} == {"Silence", "FreezeFrames"}
+    assert violations("rekognition", "GetSegmentDetection", result) == []
+    assert set(extra) == set(result)
     ((black_start, black_end),) = _cues(run, "BlackFrames")
     assert abs(black_start - 9000) <= 40
     assert abs(black_end - 11000) <= 40
@@ -345,9 +353,11 @@ def test_technical_cues_aws_types_only_and_no_audio(media: dict[str, Path]) -> N
     only_black = run_operator(technical_cue_detection, media["scenes"], configuration={"CueTypes": ["BlackFrames"]})
     kinds = {s["TechnicalCueSegment"]["Type"] for s in only_black.results["technicalCueDetection"]["Segments"]}
     assert kinds == {"BlackFrames"}
+    assert "technicalCueDetectionExtra" not in only_black.results  # nothing of ours was looked for
     silent = run_operator(technical_cue_detection, media["silent"])
     assert silent.status == "Complete"
     assert silent.results["technicalCueDetection"]["Segments"] == []
+    assert silent.results["technicalCueDetectionExtra"]["Segments"] == []
     assert silent.metadata["technicalCueDetection_Silence"].startswith("skipped")
     with pytest.raises(OperatorError, match="CueTypes"):
         run_operator(technical_cue_detection, media["scenes"], configuration={"CueTypes": ["Credits"]})

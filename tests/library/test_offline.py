@@ -16,6 +16,8 @@ pytest.importorskip("torch")
 pytest.importorskip("faster_whisper")
 pytest.importorskip("spacy")
 pytest.importorskip("rapidocr")
+pytest.importorskip("trackers")
+pytest.importorskip("dlib")
 Image = pytest.importorskip("PIL.Image")
 skdata = pytest.importorskip("skimage.data")
 
@@ -25,7 +27,7 @@ SCRIPT = r"""
 import json, socket, sys
 from pathlib import Path
 from mie.testing import run_operator
-from mie.library.vision import labels, text
+from mie.library.vision import labels, persons, text
 from mie.library.speech.transcribe import transcribe_audio
 from mie.library.text.entities import comprehend_entities
 
@@ -40,6 +42,9 @@ media = Path(sys.argv[1])
 out = {}
 run = run_operator(labels.label_detection_image, media / "cat.png")
 out["labels"] = [l["Name"] for l in run.results["labelDetection"]["Labels"]]
+out["boxes"] = {l["Name"]: len(l["Instances"]) for l in run.results["labelDetection"]["Labels"]}
+run = run_operator(persons.person_tracking, media / "walk.mp4")
+out["persons"] = [p["Person"]["Index"] for p in run.results["personTracking"]["Persons"]]
 run = run_operator(text.text_detection_image, media / "sign.png", configuration={"Engine": "rapidocr"})
 out["text"] = [d["DetectedText"] for d in run.results["textDetection"]["TextDetections"] if d["Type"] == "LINE"]
 run = run_operator(transcribe_audio, {"Audio": media / "speech.wav"})
@@ -47,6 +52,16 @@ out["transcript"] = run.results["TranscribeAudio"]["results"]["transcripts"][0][
 run = run_operator(comprehend_entities, {"Text": media / "news.txt"})
 stored = run.results["entities"]["Results"][0]
 out["entities"] = [e["Text"] for e in json.loads(stored)["Entities"]]
+from mie.testing import harness
+from mie.library.vision import recognition
+from mie.library.vision.embeddings import FACE_MODEL_VERSION, embed_file
+from mie.storage.faces import NewFace
+with harness() as h:
+    h.faces.create_collection("crew", FACE_MODEL_VERSION)
+    (face,) = embed_file(media / "astronaut.png")
+    h.faces.index_faces("crew", [NewFace(face.embedding, face.detail["BoundingBox"], 99.0, "i", "astronaut")])
+    run = h.run(recognition.face_search_image, media / "mirrored.png", configuration={"CollectionId": "crew"})
+    out["faces"] = [m["Face"]["ExternalImageId"] for m in run.results["faceSearch"]["FaceMatches"]]
 print(json.dumps(out))
 """
 
@@ -61,12 +76,24 @@ def _unshare_works() -> bool:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None, reason="needs espeak-ng")
 def test_every_model_backed_operator_runs_without_a_network(tmp_path: Path) -> None:
     Image.fromarray(skdata.chelsea()).save(tmp_path / "cat.png")
+    Image.fromarray(skdata.astronaut()).save(tmp_path / "astronaut.png")
+    Image.fromarray(skdata.astronaut()[:, ::-1]).save(tmp_path / "mirrored.png")
     from PIL import ImageDraw, ImageFont
 
     sign = Image.new("RGB", (900, 200), "white")
     font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 72)
     ImageDraw.Draw(sign).text((40, 50), "OPEN ALL NIGHT", fill="black", font=font)
     sign.save(tmp_path / "sign.png")
+    # 3 s of the astronaut sliding across a grey wall, for personTracking (detector + ByteTrack).
+    Image.fromarray(skdata.astronaut()).crop((10, 10, 370, 510)).resize((216, 300)).save(tmp_path / "person.png")
+    Image.new("RGB", (960, 540), (140, 130, 120)).save(tmp_path / "wall.png")
+    still = ["-loop", "1", "-framerate", "25", "-t", "3"]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *still, "-i", str(tmp_path / "wall.png"), *still, "-i",
+         str(tmp_path / "person.png"), "-filter_complex", "[0][1]overlay=x='20+t*100':y=200:shortest=1",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-t", "3", str(tmp_path / "walk.mp4")],
+        check=True,
+    )  # fmt: skip
     raw = tmp_path / "raw.wav"
     subprocess.run(
         ["espeak-ng", "-v", "en-us", "-w", str(raw), "The red train leaves the station at noon."], check=True
@@ -85,7 +112,10 @@ def test_every_model_backed_operator_runs_without_a_network(tmp_path: Path) -> N
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "Cat" in found["labels"]
     assert "Animal" in found["labels"]
+    assert found["boxes"]["Cat"] == 1  # the COCO detector's box
+    assert found["persons"] == [0, 0, 0]  # one person on each of the three sampled frames
     assert found["text"] == ["OPEN ALL NIGHT"]
     assert "train" in found["transcript"].lower()
     assert "station" in found["transcript"].lower()
     assert {"Angela Merkel", "Paris", "Siemens"} <= set(found["entities"])
+    assert found["faces"] == ["astronaut"]

@@ -194,8 +194,9 @@ def test_sentiment_of_clear_sentences_and_of_the_whole_text(tmp_path: Path) -> N
     source.write_text(text, encoding="utf-8")
     run = run_operator(detect_sentiment, {"Text": source})
     stored = run.results["DetectSentiment"]
-    assert stored["LanguageCode"] == "en"
-    sentences = stored["Sentences"]
+    assert set(stored) == {"Sentiment", "SentimentScore"}  # Comprehend's DetectSentiment response, nothing more
+    assert run.results["DetectSentimentSentences"]["LanguageCode"] == "en"
+    sentences = run.results["DetectSentimentSentences"]["Sentences"]
     for sentence in sentences:
         assert text[sentence["BeginOffset"] : sentence["EndOffset"]] == sentence["Text"]
         assert set(sentence["SentimentScore"]) == {"Positive", "Negative", "Neutral", "Mixed"}
@@ -206,14 +207,14 @@ def test_sentiment_of_clear_sentences_and_of_the_whole_text(tmp_path: Path) -> N
     assert math.isclose(sum(stored["SentimentScore"].values()), 1.0, abs_tol=1e-4)
 
 
-def test_sentiment_pages_repeat_the_summary(tmp_path: Path) -> None:
+def test_sentences_are_paged_and_the_whole_text_is_one_result(tmp_path: Path) -> None:
     source = tmp_path / "many.txt"
     source.write_text(" ".join(list(SENTENCES) * 10), encoding="utf-8")
     run = run_operator(detect_sentiment, {"Text": source}, configuration={"PageSize": 15, "ChunkCharacters": 300})
-    pages = run.results["DetectSentiment"]
+    pages = run.results["DetectSentimentSentences"]
     assert [len(p["Sentences"]) for p in pages] == [15, 15, 10]
-    assert len({json.dumps(p["SentimentScore"]) for p in pages}) == 1
     assert [s["Sentiment"] for p in pages for s in p["Sentences"]] == list(SENTENCES.values()) * 10
+    assert run.results["DetectSentiment"]["Sentiment"] == "MIXED"
 
 
 LANGUAGES = {
@@ -295,12 +296,8 @@ def test_an_empty_transcript_completes_with_empty_results(nlp: Any, tmp_path: Pa
     elif definition is comprehend_key_phrases:
         assert _phrases(results["key_phrases"]) == []
     elif definition is detect_sentiment:
-        assert results["DetectSentiment"] == {
-            "LanguageCode": "en",
-            "Sentiment": None,
-            "SentimentScore": None,
-            "Sentences": [],
-        }
+        assert results["DetectSentiment"] == {"Sentiment": None, "SentimentScore": None}
+        assert results["DetectSentimentSentences"] == {"LanguageCode": "en", "Sentences": []}
     else:
         assert results["DetectDominantLanguage"] == {"Languages": []}
         assert "DominantLanguageCode" not in run.metadata
@@ -406,6 +403,7 @@ def test_the_operators_in_a_workflow(nlp: Any, text_client: TestClient) -> None:
     _assert_offsets(PARAGRAPH, entities)
     assert {(e["Text"], e["Type"]) for e in entities} >= EXPECTED_ENTITIES
     assert "Amazon Web Services" in {p["Text"] for p in _phrases(stored("key_phrases"))}
-    sentiment = stored("DetectSentiment")
-    assert [s["Sentiment"] for s in sentiment["Sentences"]] == ["NEUTRAL", "NEGATIVE"]
+    assert stored("DetectSentiment")["Sentiment"] == "MIXED"  # a neutral and a mixed-to-negative sentence
+    sentences = stored("DetectSentimentSentences")["Sentences"]
+    assert [s["Sentiment"] for s in sentences] == ["NEUTRAL", "NEGATIVE"]
     assert stored("DetectDominantLanguage")["Languages"][0]["LanguageCode"] == "en"

@@ -11,7 +11,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mie
 from mie import web
-from mie.api import dataplane, errors, jobs, media, notifications, operators, search, transcribe, translate, workflow
+from mie.api import (
+    dataplane,
+    errors,
+    faces,
+    jobs,
+    media,
+    notifications,
+    operators,
+    people,
+    search,
+    transcribe,
+    translate,
+    workflow,
+)
 
 if TYPE_CHECKING:
     from mie.bootstrap import Services
@@ -23,8 +36,10 @@ _SLASHES = re.compile(r"/{2,}")
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (transcribe.router, "/api/service/transcribe"),
     (translate.router, "/api/service/translate"),
+    (faces.router, "/api/service/rekognition"),
     (notifications.router, "/api/notifications"),
     (media.router, "/api/media"),
+    (people.router, "/api/people"),
     (search.router, "/api/search"),
     (jobs.router, "/api"),
 )
@@ -42,6 +57,8 @@ class CollapseSlashes:
             scope["path"] = _SLASHES.sub("/", scope["path"])
             raw = scope.get("raw_path")
             if isinstance(raw, bytes):
+                # SigV4 clients sign the path they sent, doubled slashes included (mie.api.sigv4).
+                scope["mie.raw_path"] = raw
                 scope["raw_path"] = re.sub(rb"/{2,}", b"/", raw)
         await self.app(scope, receive, send)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
 
-from mie.errors import InvalidError, TooLargeError, UnauthorizedError, UnsupportedMediaTypeError
+from mie.api.auth import authenticate
+from mie.errors import InvalidError, TooLargeError, UnsupportedMediaTypeError
 from mie.web import session
 
 if TYPE_CHECKING:
@@ -22,21 +22,16 @@ def services(request: Request) -> Services:
     return found
 
 
-def require_key(request: Request) -> None:
-    """Check ``x-api-key`` or ``Authorization: Bearer``; 401 otherwise."""
-    expected = services(request).api_key
-    if session.authorise(request, expected):  # the web UI's session cookie (+ CSRF token), see mie.web.session
+async def require_key(request: Request) -> None:
+    """Authenticate the request, by API key or SigV4 signature, and check its credential's scope.
+
+    ``x-api-key`` or ``Authorization: Bearer`` carry a key; ``Authorization: AWS4-HMAC-SHA256 ...`` (or a presigned
+    query string) a SigV4 signature. 401 when missing or wrong, 403 when a read-only credential writes, 429 after
+    repeated failures from one client (see :mod:`mie.api.auth`).
+    """
+    if session.authorise(request, services(request).api_key):  # the web UI's session cookie + CSRF (mie.web.session)
         return
-    given = request.headers.get("x-api-key")
-    if given is None:
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() == "bearer" and token:
-            given = token.strip()
-    if not given:
-        raise UnauthorizedError("Missing API key: send it as 'x-api-key: KEY' or 'Authorization: Bearer KEY'")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise UnauthorizedError("The API key is not valid")
+    await authenticate(request)
 
 
 _JSON_TYPES = ("application/json", "text/json", "application/x-amz-json-1.1", "application/*+json")

@@ -24,6 +24,7 @@ _HTTP_CODES = {
     415: "UnsupportedMediaType",
     416: "RangeNotSatisfiable",
     422: "BadRequestError",
+    429: "TooManyRequestsError",
     501: "NotImplementedError",
 }
 

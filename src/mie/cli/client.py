@@ -293,15 +293,22 @@ class MieClient:
             body = response.json()
         except ValueError:
             body = None
-        if isinstance(body, dict) and isinstance(body.get("Message"), str):
+        from_mie = isinstance(body, dict) and isinstance(body.get("Message"), str)
+        if isinstance(body, dict) and from_mie:
             code, message = str(body.get("Code", "")), body["Message"]
         else:
             text = response.text.strip()
             message = f"HTTP {status} from {response.request.method} {response.request.url.path}" + (
-                f": {text[:300]}" if text else ""
+                f": {shorten_body(text)}" if text else ""
             )
-        if status == 401:
+        if status == 401 and code == "UnauthorizedError":
             message = self._auth_help(message)
+        elif not from_mie and status in (401, 403, 404, 405):
+            # Not mie's error body: the URL names another server (or a path in front of mie), not a bad key.
+            message = (
+                f"{self.url} does not answer like a mie server ({message}): check --url / MIE_URL "
+                "(the address `mie serve` prints, without a path)"
+            )
         if context:
             message = f"{context}: {message}"
         return ApiError(message, status, code)
@@ -338,6 +345,12 @@ class _ProgressReader:
 
     def tell(self) -> int:
         return self._fh.tell()
+
+
+def shorten_body(text: str, width: int = 200) -> str:
+    """An error body on one short line (an HTML page is cut to its first characters)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _json_or_text(response: httpx.Response) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,12 +13,15 @@ import typer
 from rich.console import Console
 
 import mie
+from mie.cli.faces import faces_app
+from mie.cli.jobs import job_app
 from mie.cli.notifications import notification_app
+from mie.cli.people import people_app
 from mie.cli.resources import asset_app, execution_app, operator_app, workflow_app
 from mie.cli.run import run as run_command
 from mie.cli.search import index_app
 from mie.cli.search import search as search_command
-from mie.config import Settings, load_settings
+from mie.config import SECRET_SETTINGS, Settings, load_settings
 from mie.errors import MieError
 
 app = typer.Typer(
@@ -36,6 +41,9 @@ app.add_typer(execution_app, name="execution", rich_help_panel="Records")
 app.add_typer(operator_app, name="operator", rich_help_panel="Records")
 app.add_typer(workflow_app, name="workflow", rich_help_panel="Records")
 app.add_typer(notification_app, name="notification", rich_help_panel="Records")
+app.add_typer(faces_app, name="faces", rich_help_panel="Records")
+app.add_typer(people_app, name="people", rich_help_panel="Records")
+app.add_typer(job_app, name="job", rich_help_panel="Records")
 console = Console()
 err = Console(stderr=True)
 
@@ -71,11 +79,14 @@ def serve(
     from mie.bootstrap import build
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    # Bind first: "serving" is printed only once the port is ours, and a taken port fails before any work starts.
+    listener = _listen(settings.host, settings.port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         services = build(settings)
     except MieError as exc:
+        listener.close()
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     if services.api_key_generated:
@@ -103,12 +114,40 @@ def serve(
     handled = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in handled}
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
+        listener.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         services.stop()
     console.print("mie stopped")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to serve on; exit 1 with a clear message when it cannot be."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        hint = (
+            " (another mie serve, or another program, uses it): stop it or pick another port with --port / MIE_PORT"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        err.print(f"[red]error:[/red] cannot listen on {host}:{port}: {why}{hint}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command(rich_help_panel="Server")
@@ -158,13 +197,17 @@ def watch(
 
 @app.command("config", rich_help_panel="Server")
 def show_config(data_dir: DataDir = None) -> None:
-    """Print the effective settings (the API key is masked)."""
+    """Print the effective settings (the API key and other secrets are masked)."""
     settings = _settings(data_dir=data_dir)
     for name, value in sorted(vars(settings).items()):
-        shown = value[:4] + "…" if name == "api_key" and value else value
+        shown = value[:4] + "…" if name in SECRET_SETTINGS and value else value
         console.print(f"{name} = {shown}", highlight=False)
 
 
 def main() -> None:
     """Entry point of the ``mie`` script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

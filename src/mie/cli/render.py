@@ -24,7 +24,42 @@ STATUS_STYLES = {
     "Skipped": "dim",
     "Running": "cyan",
     "Done": "green",
+    "Cancelled": "yellow",
+    "Pending": "dim",
+    "Not Started": "dim",
 }
+
+#: The engine ends a cancelled execution ``Error`` with one of these messages (``mie.engine.executions``).
+CANCELLED_PREFIX = "Cancelled"
+
+
+def is_cancelled(record: Mapping[str, Any]) -> bool:
+    """Whether an execution ended because someone cancelled it (MIE has no such status: it is an ``Error``)."""
+    return record.get("Status") == "Error" and str(record.get("Message") or "").startswith(CANCELLED_PREFIX)
+
+
+def execution_status(record: Mapping[str, Any]) -> str:
+    """The status to show for an execution record: ``Cancelled`` for a cancelled one, else its ``Status``."""
+    return "Cancelled" if is_cancelled(record) else str(record.get("Status", "?"))
+
+
+def file_name(key: Any) -> str:
+    """The base name of an object key (``private/assets/…/input/upload/x/clip.mp4`` → ``clip.mp4``)."""
+    return str(key).rstrip("/").rpartition("/")[2] if key else ""
+
+
+#: Where an execution's input is among its ``Globals.Media`` (a video's has an ``Audio`` track extracted, too).
+INPUT_KINDS = ("Video", "Image", "Audio", "Text")
+
+
+def media_name(record: Mapping[str, Any]) -> str:
+    """The file name of an execution's input media, from its full record (``""`` when it does not say)."""
+    media = (record.get("Globals") or {}).get("Media") or {}
+    for kind in INPUT_KINDS:
+        location = media.get(kind)
+        if isinstance(location, Mapping) and location.get("S3Key"):
+            return file_name(location["S3Key"])
+    return ""
 
 
 def indent(renderable: RenderableType, width: int = 2) -> Padding:
@@ -110,9 +145,14 @@ def stage_order(workflow: Mapping[str, Any]) -> list[str]:
 
 
 def operator_outputs(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per operator of an execution: stage, name, status and what it output (MetaData keys, Media kinds)."""
+    """Per operator of an execution: stage, name, status and what it output (MetaData keys, Media kinds).
+
+    A stage's ``Outputs`` are written when the whole stage ends, so the operators of the running stage take their
+    state from the record's ``Progress`` (``Done`` while others still run), never "Not Started"."""
     workflow = record.get("Workflow") or {}
     stages = workflow.get("Stages") or {}
+    progress = {(p.get("Stage"), p.get("Operation")): p for p in record.get("Progress") or [] if isinstance(p, Mapping)}
+    cancelled = is_cancelled(record)
     rows: list[dict[str, Any]] = []
     for stage_name in stage_order(workflow):
         stage = stages[stage_name]
@@ -120,8 +160,14 @@ def operator_outputs(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         for op in stage.get("Operations") or []:
             output = outputs.get(op)
             if output is None:
-                status = stage.get("Status") or "Not Started"
-                status = "Not Started" if status in ("Not Started", "Started", "Executing") else status
+                item = progress.get((stage_name, op))
+                status = str(stage.get("Status") or "Not Started")
+                if item is not None and item.get("State"):
+                    status = str(item["State"])
+                elif status in ("Started", "Executing", "Resumed"):
+                    status = "Pending"
+                if cancelled and status not in ("Complete", "Done", "Error", "Skipped"):
+                    status = "Cancelled" if status != "Not Started" else status
                 rows.append({"Stage": stage_name, "Operator": op, "Status": status, "MetaData": [], "Media": []})
                 continue
             rows.append(

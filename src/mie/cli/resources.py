@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mie.cli import render
+from mie.cli import display, insights, render
 from mie.cli.client import (
     ApiError,
     ApiKeyOption,
@@ -25,7 +25,8 @@ from mie.cli.client import (
     out,
     print_json,
 )
-from mie.cli.run import Run, fetch_results, watch
+from mie.cli.follow import Run, fetch_results
+from mie.cli.run import watch
 from mie.types import WorkflowStatus
 
 asset_app = typer.Typer(
@@ -38,10 +39,17 @@ operator_app = typer.Typer(
 workflow_app = typer.Typer(help="Workflows defined on the server.", no_args_is_help=True)
 
 
+#: Columns holding UUIDs (36 characters), kept on one line.
+ID_COLUMNS = frozenset({"Id", "AssetId"})
+
+
 def _table(*columns: str) -> Table:
     table = Table(header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        if column in ID_COLUMNS:  # an id cut in two cannot be copied: other columns fold first
+            table.add_column(column, no_wrap=True, min_width=36)
+        else:
+            table.add_column(column, overflow="fold")
     return table
 
 
@@ -89,10 +97,11 @@ def asset_list(
     if not assets:
         out.print("no assets yet: upload media with `mie run FILE`")
         return
-    table = _table("AssetId", "MediaType", "Created", "Object")
+    table = _table("AssetId", "Name", "MediaType", "Created", "Object")
     for asset in assets:
         table.add_row(
             asset["AssetId"],
+            escape(render.file_name(asset.get("S3Key"))),
             str(asset.get("MediaType") or ""),
             render.timestamp(asset.get("Created")),
             escape(f"{asset.get('S3Bucket')}/{asset.get('S3Key')}"),
@@ -122,6 +131,7 @@ def asset_show(
         return
     info = Table.grid(padding=(0, 2))
     info.add_row("asset", asset_id)
+    info.add_row("name", escape(render.file_name(asset.get("S3Key"))))
     info.add_row("media type", str(asset.get("MediaType") or ""))
     info.add_row("created", render.timestamp(asset.get("Created")))
     info.add_row("object", escape(f"{asset.get('S3Bucket')}/{asset.get('S3Key')}"))
@@ -133,7 +143,7 @@ def asset_show(
             table.add_row(
                 str(e.get("Id")),
                 escape(str((e.get("Workflow") or {}).get("Name", ""))),
-                render.styled_status(e.get("Status")),
+                render.styled_status(render.execution_status(e)),
                 render.timestamp(e.get("Created")),
                 escape(render.shorten(str(e.get("Message") or ""), 60)),
             )
@@ -142,12 +152,11 @@ def asset_show(
         out.print(render.indent(Text("(none)", style="dim"), 2))
     out.print(Text("results", style="bold"))
     if holder.results:
-        table = Table("Operator", "Result", box=None, header_style="bold")
-        for name, value in holder.results.items():
-            pages = holder.pages.get(name, 1)
-            text = render.summarize(value) if pages == 1 else f"{pages} pages; first: {render.summarize(value[0], 80)}"
-            table.add_row(escape(name), escape(text))
-        out.print(render.indent(table, 2))
+        found = insights.collect(holder.results)
+        out.print(render.indent(display.add_rows(display.grid(), found, f"{client.url}/assets/{asset_id}"), 2))
+        others = display.others_table(found)
+        if others is not None:
+            out.print(render.indent(others, 2))
     else:
         out.print(render.indent(Text("(none)", style="dim"), 2))
 
@@ -205,25 +214,59 @@ def execution_list(
             items = list(client.pages(f"/api/workflow/execution/status/{status.value}"))
         else:
             items = list(client.pages("/api/workflow/execution"))
-    items = _limit(items, limit)
-    if as_json:
-        print_json(items)
-        return
+        items = _limit(items, limit)
+        if as_json:
+            print_json(items)
+            return
+        names = _file_names(client, items)
     if not items:
         out.print("no executions" + (f" with status {status.value}" if status else ""))
         return
-    table = _table("Id", "Workflow", "Status", "Stage", "AssetId", "Created", "Message")
+    table = _table("Id", "File", "Workflow", "Status", "Stage", "AssetId", "Created", "Message")
     for e in items:
         table.add_row(
             str(e.get("Id")),
+            escape(names.get(str(e.get("Id")), "")),
             escape(str((e.get("Workflow") or {}).get("Name", ""))),
-            render.styled_status(e.get("Status")),
+            render.styled_status(render.execution_status(e)),
             escape(str(e.get("CurrentStage") or "")),
             str(e.get("AssetId") or ""),
             render.timestamp(e.get("Created")),
             escape(render.shorten(str(e.get("Message") or ""), 60)),
         )
     out.print(table)
+
+
+#: Short listings (``--status``, ``--asset``) are completed with the full records up to this many executions.
+ENRICH_AT_MOST = 200
+
+
+def _file_names(client: MieClient, items: list[Any]) -> dict[str, str]:
+    """Execution Id → the name of the file it analyses (from its record's media, else its asset's object).
+
+    MIE's short records (``--status``, ``--asset``) carry neither the media nor the ``Message`` that tells a
+    cancelled execution from a failed one, so up to ``ENRICH_AT_MOST`` of them are replaced by full records."""
+    names: dict[str, str] = {}
+    by_asset: dict[str, str] = {}
+    for index, short in enumerate(items):
+        e = short
+        if "Globals" not in short and len(items) <= ENRICH_AT_MOST:
+            try:
+                e = items[index] = {**short, **client.get(f"/api/workflow/execution/{short.get('Id')}")}
+            except ApiError as exc:
+                if exc.status != 404:  # deleted meanwhile: keep the short record
+                    raise
+        name = render.media_name(e)
+        asset_id = str(e.get("AssetId") or "")
+        if not name and asset_id:
+            if asset_id not in by_asset:
+                try:
+                    by_asset[asset_id] = render.file_name(_asset_info(client, asset_id).get("S3Key"))
+                except ApiError:
+                    by_asset[asset_id] = ""
+            name = by_asset[asset_id]
+        names[str(e.get("Id"))] = name
+    return names
 
 
 @execution_app.command("show")
@@ -245,9 +288,11 @@ def execution_show(
     info = Table.grid(padding=(0, 2))
     info.add_row("execution", run.id)
     info.add_row("workflow", escape(run.label))
-    info.add_row("status", render.styled_status(run.status))
+    info.add_row("status", render.styled_status(run.shown_status))
     info.add_row("stage", escape(str(record.get("CurrentStage") or "")))
     info.add_row("asset", str(run.asset_id))
+    if render.media_name(record):
+        info.add_row("file", escape(render.media_name(record)))
     info.add_row("created", render.timestamp(record.get("Created")))
     if record.get("Message"):
         info.add_row("message", escape(str(record["Message"])))
@@ -301,14 +346,15 @@ def execution_cancel(
     api_key: ApiKeyOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Cancel queued, running or waiting executions (they end Error, "Cancelled by request")."""
+    """Cancel queued, running or waiting executions (MIE ends them Error, "Cancelled by request"; mie shows them
+    as Cancelled)."""
     records: list[Any] = []
 
     def cancelled(execution_id: str, record: Any) -> None:
         records.append(record)
         if not as_json:
             message = record.get("Message") or ""
-            out.print(f"cancelled execution {execution_id}: {record.get('Status')} ({escape(message)})")
+            out.print(f"cancelled execution {execution_id} ({escape(message)})")
 
     with connect(url, api_key, data_dir) as client:
         failed = for_each(execution_ids, lambda eid: client.post(f"/api/workflow/execution/{eid}/cancel"), cancelled)
@@ -319,6 +365,23 @@ def execution_cancel(
 
 
 # Operators -----------------------------------------------------------------------------------------------------
+
+
+def registration(operator: dict[str, Any], operation: dict[str, Any] | None) -> Text:
+    """``yes``, ``no`` or ``differs`` — whether the registered operation is what the operator's code defines.
+
+    ``RegisteredVersion`` is the operation record's revision (``v0``, ``v1``, … one per update), not the code's
+    ``Version`` (``1.0.0``): comparing the two would call every fresh registration outdated. What tells is the
+    record itself: the fields of the code's ``Operation`` body, as stored."""
+    if not operator.get("Registered"):
+        return Text("no", style="yellow")
+    wanted = operator.get("Operation")
+    if isinstance(wanted, dict) and operation is not None:
+        changed = sorted(k for k, v in wanted.items() if operation.get(k) != v)
+        if changed:
+            return Text(f"differs ({', '.join(changed)}): mie operator register", style="yellow")
+    revision = operator.get("RegisteredVersion")
+    return Text("yes" + (f" ({revision})" if revision not in (None, "v0") else ""), style="green")
 
 
 @operator_app.command("list")
@@ -333,19 +396,15 @@ def operator_list(
     of Lambda-style handlers."""
     with connect(url, api_key, data_dir) as client:
         body = client.get("/api/operators")
-    if as_json:
-        print_json(body)
-        return
+        if as_json:
+            print_json(body)
+            return
+        operations = {str(o.get("Name")): o for o in client.pages("/api/workflow/operation")}
     operators = body.get("Operators") or []
     if operators:
         table = _table("Name", "Type", "MediaType", "Version", "Registered", "Source", "Description")
         for op in operators:
-            if not op.get("Registered"):
-                registered = Text("no", style="yellow")
-            elif op.get("RegisteredVersion") not in (None, op.get("Version")):
-                registered = Text(f"outdated ({op.get('RegisteredVersion')})", style="yellow")
-            else:
-                registered = Text("yes", style="green")
+            registered = registration(op, operations.get(str(op.get("Name"))))
             table.add_row(
                 escape(str(op.get("Name"))),
                 str(op.get("Type") or ""),

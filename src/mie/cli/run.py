@@ -1,30 +1,20 @@
-"""``mie run``: upload files, start a workflow on each, follow the executions live, summarise the results.
-
-Following wakes on events, not fixed sleeps: the change feed (``GET /api/dataplane/changes?wait=``) is long-polled
-and an execution is re-read when an event about it arrives, and at most about once a second while it runs (operator
-progress is not evented).
-"""
+"""``mie run``: upload files (or a folder's media), start a workflow on each, follow the executions live
+(:mod:`mie.cli.follow`), summarise what they found (:mod:`mie.cli.display`)."""
 
 from __future__ import annotations
 
 import json
 import mimetypes
-import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group, RenderableType
-from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
-from mie.cli import render
 from mie.cli.client import (
     ApiError,
     ApiKeyOption,
@@ -38,16 +28,8 @@ from mie.cli.client import (
     print_json,
     resolve,
 )
-
-TERMINAL = frozenset({"Complete", "Error"})
-#: Statuses in which an execution makes progress that is not evented (operators report percentages).
-RUNNING = frozenset({"Started"})
-#: Re-read a running execution at most this often (seconds) when no event about it arrives.
-RUNNING_REFRESH = 1.0
-#: Re-read a queued or waiting execution this often even without events (a safety net, not the mechanism).
-IDLE_REFRESH = 15.0
-#: Longest long-poll of the change feed (the API allows up to 60 s).
-LONG_POLL = 30.0
+from mie.cli.display import DETAILED_RUNS, LiveDisplay, LogDisplay, summary
+from mie.cli.follow import Follower, Run, change_head, fetch_results, read_insights
 
 DEFAULT_WORKFLOWS = {"Video": "CasVideoWorkflow", "Image": "CasImageWorkflow", "Audio": "CasAudioWorkflow"}
 
@@ -112,329 +94,40 @@ def media_type_of(path: Path) -> str | None:
     return sniffed
 
 
+#: Media types ``mie run DIR`` picks up in a folder (text files there are notes, not media).
+FOLDER_MEDIA = frozenset({"Video", "Audio", "Image"})
+
+
+def expand(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; folders walked recursively for media files (by content, else extension), sorted, hidden
+    files and folders skipped. Raises ``typer.BadParameter`` for a folder with no media in it."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = [
+            p
+            for p in sorted(path.rglob("*"))
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and media_type_of(p) in FOLDER_MEDIA
+        ]
+        if not found:
+            raise typer.BadParameter(f"{path} holds no image, video or audio files", param_hint="FILES")
+        out.extend(found)
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for p in out:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique
+
+
 def upload_key(path: Path) -> str:
     """Where an uploaded file lands before the server moves it under its asset: unique per run."""
     return f"upload/{uuid.uuid4().hex[:12]}/{path.name}"
-
-
-# Following -----------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    """One execution the CLI follows."""
-
-    label: str
-    workflow: str
-    record: dict[str, Any]
-    file: str | None = None
-    ended: float | None = None
-    results: dict[str, Any] = field(default_factory=dict)
-    pages: dict[str, int] = field(default_factory=dict)
-    results_error: str | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.record.get("Id"))
-
-    @property
-    def asset_id(self) -> str | None:
-        value = self.record.get("AssetId")
-        return str(value) if value is not None else None
-
-    @property
-    def status(self) -> str:
-        return str(self.record.get("Status", "?"))
-
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL
-
-    def elapsed(self) -> float | None:
-        created = render.created_of(self.record)
-        if created is None:
-            return None
-        end = self.ended if self.ended is not None else time.time()
-        return end - created
-
-    def document(self) -> dict[str, Any]:
-        """The ``--json`` entry of this run."""
-        return {"file": self.file, "asset_id": self.asset_id, "execution": self.record, "results": self.results}
-
-
-def change_head(client: MieClient) -> int:
-    """The newest sequence number of the change feed, in O(log n) one-event reads (the API has no 'latest')."""
-
-    def first_after(after: int) -> int | None:
-        body = client.get("/api/dataplane/changes", after=after, limit=1)
-        events = body.get("changes") if isinstance(body, dict) else None
-        return int(events[0]["seq"]) if events else None
-
-    lo = first_after(0)
-    if lo is None:
-        return 0
-    step = max(lo, 1024)
-    hi = lo + step
-    while (found := first_after(hi)) is not None:
-        lo = found
-        step *= 2
-        hi = lo + step
-    # Invariant: an event with seq lo exists, and none has seq > hi.
-    while lo < hi:
-        mid = (lo + hi) // 2
-        found = first_after(mid)
-        if found is None:
-            hi = mid
-        else:
-            lo = found
-    return lo
-
-
-class Follower:
-    """Follow executions to their end: long-poll the change feed, re-read executions when needed."""
-
-    def __init__(
-        self,
-        client: MieClient,
-        runs: Sequence[Run],
-        *,
-        after: int,
-        on_change: Callable[[], None] = lambda: None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.client = client
-        self.runs = list(runs)
-        self.cursor = after
-        self.on_change = on_change
-        self.clock = clock
-        self.use_feed = True
-        self._last_read: dict[str, float] = {}
-
-    def follow(self, timeout: float | None = None) -> bool:
-        """Until every execution has ended (True) or ``timeout`` seconds passed (False)."""
-        deadline = None if timeout is None else self.clock() + timeout
-        touched: set[str] = {r.id for r in self.runs}
-        while True:
-            now = self.clock()
-            changed = False
-            for run in self.runs:
-                if run.done:
-                    continue
-                interval = RUNNING_REFRESH if run.status in RUNNING else IDLE_REFRESH
-                if run.id in touched or now - self._last_read.get(run.id, -1e9) >= interval:
-                    changed |= self.refresh(run)
-            if changed:
-                self.on_change()
-            active = [r for r in self.runs if not r.done]
-            if not active:
-                return True
-            remaining = None if deadline is None else deadline - self.clock()
-            if remaining is not None and remaining <= 0:
-                return False
-            wait = RUNNING_REFRESH if any(r.status in RUNNING for r in active) else LONG_POLL
-            if remaining is not None:
-                wait = min(wait, remaining)
-            touched = self.wait_for_events(active, max(wait, 0.05))
-
-    def refresh(self, run: Run) -> bool:
-        """Re-read one execution; whether anything shown changed."""
-        self._last_read[run.id] = self.clock()
-        try:
-            record = self.client.get(f"/api/workflow/execution/{run.id}")
-        except ApiError as exc:
-            if exc.status == 404:
-                raise CliError(f"execution {run.id} was deleted while it was followed") from exc
-            raise
-        changed: bool = record != run.record
-        run.record = record
-        if run.done and run.ended is None:
-            run.ended = time.time()
-        return changed
-
-    def wait_for_events(self, active: Iterable[Run], wait: float) -> set[str]:
-        """Long-poll the change feed for up to ``wait`` s; the ids of followed executions that changed."""
-        ids = {r.id: r for r in active}
-        if not self.use_feed:
-            time.sleep(min(wait, RUNNING_REFRESH))
-            return set()
-        try:
-            response = self.client.request(
-                "GET",
-                "/api/dataplane/changes",
-                params={"after": self.cursor, "wait": round(wait, 2), "limit": 1000},
-                timeout=wait + 30.0,
-            )
-        except ApiError as exc:
-            if exc.status in (404, 405, 501):  # a server without the change feed: fall back to re-reading
-                self.use_feed = False
-                return set()
-            raise
-        body = response.json()
-        touched: set[str] = set()
-        for event in body.get("changes") or []:
-            payload = event.get("payload") or {}
-            if event.get("source") == "WorkflowExecution" and payload.get("Id") in ids:
-                run = ids[payload["Id"]]
-                touched.add(run.id)
-                if payload.get("Status") in TERMINAL and run.ended is None:
-                    try:
-                        run.ended = float(event["created"])
-                    except (KeyError, TypeError, ValueError):
-                        run.ended = time.time()
-        self.cursor = int(body.get("last", self.cursor))
-        return touched
-
-
-def fetch_results(client: MieClient, run: Run) -> None:
-    """The asset's data-plane results, following the metadata cursor (one operator result or page per call)."""
-    if not run.asset_id:
-        return
-    path = f"/api/dataplane/metadata/{run.asset_id}"
-    try:
-        body = client.get(path)
-        cursor = body.get("cursor")
-        seen: set[str] = set()
-        while cursor and cursor not in seen:
-            seen.add(cursor)
-            body = client.get(path, cursor=cursor)
-            name = str(body.get("operator"))
-            value = body.get("results")
-            count = run.pages.get(name, 0)
-            if count == 0:
-                run.results[name] = value
-            elif count == 1:
-                run.results[name] = [run.results[name], value]
-            else:
-                run.results[name].append(value)
-            run.pages[name] = count + 1
-            cursor = body.get("cursor")
-    except ApiError as exc:
-        run.results_error = exc.message
-
-
-# Display -------------------------------------------------------------------------------------------------------
-
-
-def _header(run: Run) -> Text:
-    text = Text()
-    text.append(run.label, style="bold")
-    if run.file is not None:
-        text.append(f"  → {run.workflow}")
-    text.append("  ")
-    text.append_text(render.styled_status(run.status))
-    stage = run.record.get("CurrentStage")
-    if stage and not run.done:
-        text.append(f"  stage {stage}")
-    text.append(f"  {render.duration(run.elapsed())}", style="dim")
-    return text
-
-
-class LiveDisplay:
-    """A Rich live view (terminals): per execution its status, stage and its operators' progress."""
-
-    def __init__(self, runs: Sequence[Run]) -> None:
-        self.runs = runs
-        self.live = Live(get_renderable=self.render, console=err, refresh_per_second=4, transient=True)
-
-    def render(self) -> RenderableType:
-        parts: list[RenderableType] = []
-        for run in self.runs:
-            parts.append(_header(run))
-            table = render.progress_table(run.record.get("Progress") or []) if not run.done else None
-            if table is not None:
-                parts.append(render.indent(table, 2))
-        return Group(*parts)
-
-    def __enter__(self) -> LiveDisplay:
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.live.__exit__(None, None, None)
-
-    def changed(self) -> None:
-        self.live.refresh()
-
-
-class LogDisplay:
-    """Line by line (not a terminal): status and stage changes, operators' state changes, progress messages."""
-
-    def __init__(self, runs: Sequence[Run]) -> None:
-        self.runs = runs
-        self._seen: dict[str, Any] = {}
-
-    def __enter__(self) -> LogDisplay:
-        self.changed()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def _say(self, run: Run, message: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        err.print(f"{stamp} {escape(run.label)}: {escape(message)}", soft_wrap=True)
-
-    def changed(self) -> None:
-        for run in self.runs:
-            state = (run.status, run.record.get("CurrentStage"))
-            if self._seen.get(run.id) != state:
-                self._seen[run.id] = state
-                where = f", stage {state[1]}" if state[1] and not run.done else ""
-                self._say(run, f"{run.status}{where} (execution {run.id})")
-            for item in run.record.get("Progress") or [] if not run.done else []:
-                percent = item.get("Percent")
-                bucket = int(percent // 25) if isinstance(percent, int | float) else None
-                key = f"{run.id}/{item.get('Stage')}/{item.get('Operation')}"
-                now = (item.get("State"), item.get("Phase"), item.get("Attempt"), item.get("Message"), bucket)
-                if self._seen.get(key) != now:
-                    self._seen[key] = now
-                    detail = f"{item.get('State')} ({item.get('Phase')}, attempt {item.get('Attempt')})"
-                    if isinstance(percent, int | float):
-                        detail += f" {percent:.0f}%"
-                    if item.get("Message"):
-                        detail += f" {item['Message']}"
-                    self._say(run, f"  {item.get('Operation')}: {detail}")
-
-
-def summary(run: Run) -> RenderableType:
-    """What a finished (or abandoned) execution did: status, duration, operators' outputs, data-plane results."""
-    ok = run.status == "Complete"
-    head = Text()
-    head.append("✔ " if ok else ("✘ " if run.status == "Error" else "… "), style="green" if ok else "red")
-    head.append(run.label, style="bold")
-    if run.file is not None:
-        head.append(f"  workflow {run.workflow}")
-    head.append("  ")
-    head.append_text(render.styled_status(run.status))
-    if run.done:
-        head.append(f" in {render.duration(run.elapsed())}")
-    else:
-        head.append(f" after {render.duration(run.elapsed())}, still running")
-    info = Table.grid(padding=(0, 2))
-    info.add_row("execution", run.id)
-    info.add_row("asset", str(run.asset_id))
-    if run.record.get("Message"):
-        info.add_row(Text("message", style="red" if run.status == "Error" else ""), escape(str(run.record["Message"])))
-    parts: list[RenderableType] = [head, render.indent(info, 2)]
-    outputs = render.outputs_table(run.record)
-    if outputs is not None:
-        parts += [render.indent(Text("operators", style="bold"), 2), render.indent(outputs, 4)]
-    if run.done:
-        parts.append(render.indent(Text("results", style="bold"), 2))
-        if run.results_error:
-            parts.append(render.indent(Text(f"cannot read the results: {run.results_error}", style="red"), 4))
-        elif run.results:
-            table = Table("Operator", "Result", box=None, pad_edge=False, header_style="bold")
-            for name, value in run.results.items():
-                pages = run.pages.get(name, 1)
-                text = render.summarize(value)
-                if pages > 1:
-                    text = f"{pages} pages; first: {render.summarize(value[0], 80)}"
-                table.add_row(escape(name), escape(text))
-            parts.append(render.indent(table, 4))
-        else:
-            parts.append(render.indent(Text("(no data-plane results)", style="dim"), 4))
-    return Group(*parts)
 
 
 def follow_and_report(client: MieClient, runs: list[Run], *, after: int, timeout: float | None, as_json: bool) -> int:
@@ -459,18 +152,22 @@ def follow_and_report(client: MieClient, runs: list[Run], *, after: int, timeout
         raise typer.Exit(130) from None
     for run in runs:
         if run.done:
-            fetch_results(client, run)
+            if as_json:
+                fetch_results(client, run)
+            else:
+                read_insights(client, run)
     if as_json:
         print_json([r.document() for r in runs])
     else:
+        brief = len(runs) > DETAILED_RUNS
         for index, run in enumerate(runs):
-            if index:
+            if index and not brief:
                 out.print()
-            out.print(summary(run))
+            out.print(summary(run, brief=brief))
         if len(runs) > 1:
             counts: dict[str, int] = {}
             for run in runs:
-                counts[run.status] = counts.get(run.status, 0) + 1
+                counts[run.shown_status] = counts.get(run.shown_status, 0) + 1
             out.print()
             out.print(f"{len(runs)} executions: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     code = 0
@@ -507,22 +204,76 @@ def _check_workflows(client: MieClient, wanted: dict[str, list[str]]) -> None:
             ) from exc
 
 
-def _upload(client: MieClient, path: Path, bucket: str, key: str, show_progress: bool) -> None:
-    if not show_progress:
-        client.upload(path, bucket, key)
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+class Uploads:
+    """One upload progress bar for every file of a run (bytes of all files; the file being sent named)."""
 
-    with Progress(
-        TextColumn("uploading {task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(escape(path.name), total=path.stat().st_size)
-        client.upload(path, bucket, key, on_progress=lambda n: progress.advance(task, n))
+    def __init__(self, paths: Sequence[Path], show: bool) -> None:
+        self.count = len(paths)
+        self.progress: Any = None
+        if show:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            self.progress = Progress(
+                TextColumn("uploading {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.task = self.progress.add_task("", total=sum(p.stat().st_size for p in paths))
+
+    def __enter__(self) -> Uploads:
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+
+    def upload(self, client: MieClient, index: int, path: Path, bucket: str, key: str) -> None:
+        if self.progress is None:
+            client.upload(path, bucket, key)
+            return
+        where = f"{index + 1}/{self.count} " if self.count > 1 else ""
+        self.progress.update(self.task, description=escape(where + path.name))
+        client.upload(path, bucket, key, on_progress=lambda n: self.progress.advance(self.task, n))
+
+
+def labels_of(paths: Sequence[Path]) -> list[str]:
+    """What each file is called in the display: its name, or its path where two files share a name."""
+    names = [p.name for p in paths]
+    return [p.name if names.count(p.name) == 1 else str(p) for p in paths]
+
+
+def _start(
+    client: MieClient,
+    uploads: Uploads,
+    index: int,
+    path: Path,
+    *,
+    kind: str,
+    name: str,
+    label: str,
+    configuration: dict[str, Any] | None,
+    started: Sequence[Run],
+) -> Run:
+    """Upload one file and start its execution; an error names the file and what already started."""
+    bucket = client.connection.bucket
+    key = upload_key(path)
+    try:
+        uploads.upload(client, index, path, bucket, key)
+        body: dict[str, Any] = {"Name": name, "Input": {"Media": {kind: {"S3Bucket": bucket, "S3Key": key}}}}
+        if configuration is not None:
+            body["Configuration"] = configuration
+        record = client.post("/api/workflow/execution", body)
+    except CliError as exc:
+        if started:
+            exc.message += " (already started: " + ", ".join(f"{r.label} ({r.id})" for r in started) + ")"
+        exc.message = f"{path}: {exc.message}"
+        raise
+    return Run(label=label, workflow=name, record=record, file=str(path))
 
 
 @guarded
@@ -530,7 +281,12 @@ def run(
     *,
     files: Annotated[
         list[Path],
-        typer.Argument(exists=True, dir_okay=False, readable=True, show_default=False, help="media files to analyse"),
+        typer.Argument(
+            exists=True,
+            readable=True,
+            show_default=False,
+            help="media files, or folders to analyse every image, video and audio file in (recursively)",
+        ),
     ],
     workflow: Annotated[
         str | None,
@@ -564,13 +320,15 @@ def run(
     api_key: ApiKeyOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Upload FILEs, run a workflow on each and follow them live; print a summary of what the operators found.
+    """Upload FILEs (or every media file in a folder), run a workflow on each and follow them live; print what
+    the operators found (labels, faces, text on screen, speech, entities, captions) with a link to each asset.
 
     Exit status 1 when an execution ends in Error (or on --timeout), 2 on bad arguments.
     """
     configuration = parse_config(config)
     plan: list[tuple[Path, str, str]] = []
     wanted: dict[str, list[str]] = {}
+    files = expand(files)
     for path in files:
         kind = media_type.value if media_type is not None else media_type_of(path)
         if kind is None:
@@ -585,28 +343,27 @@ def run(
         _check_workflows(client, wanted)
         after = 0 if no_wait else change_head(client)
         runs: list[Run] = []
-        for path, kind, name in plan:
-            key = upload_key(path)
-            try:
-                _upload(client, path, connection.bucket, key, show_progress=not as_json and err.is_terminal)
-                body: dict[str, Any] = {
-                    "Name": name,
-                    "Input": {"Media": {kind: {"S3Bucket": connection.bucket, "S3Key": key}}},
-                }
-                if configuration is not None:
-                    body["Configuration"] = configuration
-                record = client.post("/api/workflow/execution", body)
-            except CliError as exc:
-                if runs:
-                    started = ", ".join(f"{r.label} ({r.id})" for r in runs)
-                    exc.message += f" (already started: {started})"
-                exc.message = f"{path}: {exc.message}"
-                raise
-            runs.append(Run(label=path.name, workflow=name, record=record, file=str(path)))
-            if not as_json and not no_wait:
-                err.print(
-                    f"started {escape(name)} on {escape(str(path))}: execution {record.get('Id')}", soft_wrap=True
+        labels = labels_of([path for path, _, _ in plan])
+        uploads = Uploads([path for path, _, _ in plan], show=not as_json and err.is_terminal)
+        with uploads:
+            for index, (path, kind, name) in enumerate(plan):
+                runs.append(
+                    _start(
+                        client,
+                        uploads,
+                        index,
+                        path,
+                        kind=kind,
+                        name=name,
+                        label=labels[index],
+                        configuration=configuration,
+                        started=runs,
+                    )
                 )
+                if not as_json and not no_wait and len(plan) <= DETAILED_RUNS:
+                    err.print(f"started {escape(name)} on {escape(str(path))}: execution {runs[-1].id}", soft_wrap=True)
+        if not as_json and not no_wait and len(plan) > DETAILED_RUNS:
+            err.print(f"started {len(runs)} executions", soft_wrap=True)
         if no_wait:
             if as_json:
                 print_json([r.document() for r in runs])

@@ -19,13 +19,17 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mie.dataplane.service import DataPlane
 from mie.engine.workers import Outcome, TaskRun, TaskSignals, error_outcome, run_task
 from mie.operators.definition import OperatorDefinition
 from mie.operators.registry import OperatorRegistry
 from mie.storage.sql.db import Database
+
+if TYPE_CHECKING:
+    from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,10 @@ class WorkerResources:
     dataplane: DataPlane
     db: Database
     scratch_root: Path | None = None
+    #: The face collections operators reach as ``ctx.faces`` (None: none).
+    faces: FaceCollections | None = None
+    #: The people store operators reach as ``ctx.people`` (None: none).
+    people: People | None = None
 
 
 #: A picklable callable (a module-level function, or functools.partial of one) building WorkerResources.
@@ -80,7 +88,15 @@ def _child_main(conn: Connection, factory: ResourceFactory) -> None:
             if ref is not None:
                 _ensure_registered(resources.registry, ref)
             signals = TaskSignals(resources.db, run.task_id, run.token)
-            outcome = run_task(run, resources.registry, resources.dataplane, signals, resources.scratch_root)
+            outcome = run_task(
+                run,
+                resources.registry,
+                resources.dataplane,
+                signals,
+                resources.scratch_root,
+                faces=resources.faces,
+                people=resources.people,
+            )
             conn.send(outcome)
     finally:
         resources.db.dispose()

@@ -50,6 +50,8 @@ from mie.engine.workers import Outcome, TaskRun, ThreadWorkers, timeout_outcome
 from mie.model.execution import failed_output
 from mie.operators.definition import OperatorDefinition
 from mie.operators.registry import OperatorRegistry
+from mie.storage.faces import FaceCollections
+from mie.storage.people import People
 from mie.storage.sql.db import Database, dumps, loads
 from mie.storage.sql.tables import executions, system_configuration, tasks
 from mie.types import JSONDict, OperationStatus, WorkflowStatus
@@ -170,6 +172,8 @@ class Scheduler:
         dataplane: DataPlane,
         node_id: str = "local",
         process_factory: ResourceFactory | None = None,
+        faces: FaceCollections | None = None,
+        people: People | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -207,6 +211,8 @@ class Scheduler:
             db=db,
             done=self._finished,
             scratch_root=Path(settings.data_dir) / "scratch",
+            faces=faces,
+            people=people,
         )
         # Started on the first call of an operator that asks for a process of its own.
         self._process_factory = process_factory

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, update
 
@@ -25,6 +26,10 @@ from mie.operators.registry import OperatorRegistry
 from mie.storage.sql.db import Database, dumps
 from mie.storage.sql.tables import tasks
 from mie.types import JSONDict
+
+if TYPE_CHECKING:
+    from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +143,14 @@ class TaskSignals:
 
 
 def run_task(
-    run: TaskRun, registry: OperatorRegistry, dataplane: DataPlane, signals: TaskSignals, scratch_root: Path | None
+    run: TaskRun,
+    registry: OperatorRegistry,
+    dataplane: DataPlane,
+    signals: TaskSignals,
+    scratch_root: Path | None,
+    *,
+    faces: FaceCollections | None = None,
+    people: People | None = None,
 ) -> Outcome:
     """Call the operator of ``run`` and describe what happened (never raises)."""
     try:
@@ -151,6 +163,8 @@ def run_task(
             is_cancelled=signals.is_cancelled,
             deadline=time.monotonic() + run.timeout,
             scratch_root=scratch_root,
+            faces=faces,
+            people=people,
         )
         output = invoke(target, run.payload, runtime, timeout=run.timeout)
         return Outcome(run.task_id, run.token, output=output)
@@ -178,8 +192,12 @@ class ThreadWorkers:
         db: Database,
         done: Callable[[TaskRun, Outcome], None],
         scratch_root: Path | None = None,
+        faces: FaceCollections | None = None,
+        people: People | None = None,
     ) -> None:
         self._pool = ThreadPoolExecutor(size, thread_name_prefix="mie-worker")
+        self._faces = faces
+        self._people = people
         self._registry = registry
         self._dataplane = dataplane
         self._db = db
@@ -196,7 +214,9 @@ class ThreadWorkers:
         self._pool.submit(self._call, run, signals)
 
     def _call(self, run: TaskRun, signals: TaskSignals) -> None:
-        outcome = run_task(run, self._registry, self._dataplane, signals, self._scratch_root)
+        outcome = run_task(
+            run, self._registry, self._dataplane, signals, self._scratch_root, faces=self._faces, people=self._people
+        )
         with self._lock:
             self._signals.pop((run.task_id, run.token), None)
         self._done(run, outcome)

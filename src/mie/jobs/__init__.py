@@ -10,7 +10,9 @@ if TYPE_CHECKING:
 
 
 def register(registry: OperatorRegistry) -> None:
-    """Entry point of the ``mie.operators`` group: registers the ``Transcode`` operator."""
+    """Entry point of the ``mie.operators`` group: registers the ``Transcode`` and ``Mediaconvert`` operators."""
+    from mie.jobs.mediaconvert import mediaconvert
     from mie.jobs.operator import transcode
 
     registry.register(transcode)
+    registry.register(mediaconvert)

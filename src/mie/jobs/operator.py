@@ -36,6 +36,43 @@ class _OperatorSink:
         return self.ctx.cancelled
 
 
+def run_transcode(
+    ctx: OperatorContext, body: JSONDict, meta: dict[str, str], what: str
+) -> tuple[str | None, list[JSONDict]]:
+    """Run a job (a CreateJob body, input and destinations already set) for an operator: as a recorded job of the
+    running job service (listed by ``/api/jobs``) when there is one in this process, else directly. Returns the job id
+    (None without a service) and its ``outputGroupDetails``; fails the operator with the job's error."""
+    try:
+        request, settings = split_request(body)
+        spec = parse_job(settings, status_update_interval=request.get("StatusUpdateInterval"))
+    except InvalidError as exc:
+        raise OperatorError(f"{what}: {exc.message}") from exc
+    service = active_service(ctx.dataplane.db.url)
+    if service is not None:
+        doc = service.run_inline(
+            {**request, "Settings": settings},
+            user_metadata=meta,
+            asset_id=ctx.asset_id or None,
+            cancelled=lambda: ctx.cancelled,
+            on_progress=_OperatorSink(ctx).progress,
+        )
+        if doc.get("status") == "CANCELED":
+            raise OperatorCancelledError(f"{what}: the execution was cancelled")
+        if doc.get("status") != "COMPLETE":
+            raise OperatorError(f"{what}: job {doc.get('id')} failed: {doc.get('errorMessage')}")
+        return str(doc.get("id")), list(doc.get("outputGroupDetails") or [])
+    scratch = Path(tempfile.mkdtemp(prefix="transcode-", dir=ctx.scratch))
+    try:
+        details = run_job(spec, objects=ctx.dataplane.objects, scratch=scratch, sink=_OperatorSink(ctx))
+    except JobCancelledError as exc:
+        raise OperatorCancelledError(f"{what}: the execution was cancelled") from exc
+    except JobFailedError as exc:
+        raise OperatorError(f"{what}: {exc.message} (error {exc.code})") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return None, details
+
+
 @operator(
     "Transcode",
     media_type="Video",
@@ -54,35 +91,9 @@ def transcode(ctx: OperatorContext) -> JSONDict:
         settings = set_input(settings, f"s3://{bucket}/{key}")
         prefix = f"{location['S3Key']}{ctx.name}"
         settings = rewrite_destinations(settings, location["S3Bucket"], prefix, name)
-        spec = parse_job(settings, status_update_interval=request.get("StatusUpdateInterval"))
     except InvalidError as exc:
         raise OperatorError(f"Transcode: {exc.message}") from exc
     meta = {"assetID": ctx.asset_id, "workflowExecutionId": ctx.workflow_execution_id, "settings": name}
-    service = active_service(ctx.dataplane.db.url)
-    if service is not None:
-        doc = service.run_inline(
-            {**request, "Settings": settings},
-            user_metadata=meta,
-            asset_id=ctx.asset_id or None,
-            cancelled=lambda: ctx.cancelled,
-            on_progress=_OperatorSink(ctx).progress,
-        )
-        if doc.get("status") == "CANCELED":
-            raise OperatorCancelledError("Transcode: the execution was cancelled")
-        if doc.get("status") != "COMPLETE":
-            raise OperatorError(f"Transcode: job {doc.get('id')} failed: {doc.get('errorMessage')}")
-        details = doc.get("outputGroupDetails") or []
-        job_id = doc.get("id")
-    else:
-        scratch = Path(tempfile.mkdtemp(prefix="transcode-", dir=ctx.scratch))
-        try:
-            details = run_job(spec, objects=ctx.dataplane.objects, scratch=scratch, sink=_OperatorSink(ctx))
-        except JobCancelledError as exc:
-            raise OperatorCancelledError("Transcode: the execution was cancelled") from exc
-        except JobFailedError as exc:
-            raise OperatorError(f"Transcode: {exc.message} (error {exc.code})") from exc
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        job_id = None
+    job_id, details = run_transcode(ctx, {**request, "Settings": settings}, meta, "Transcode")
     ctx.save_results({"jobId": job_id, "settings": name, "outputGroupDetails": details})
     return {"TranscodeJobId": job_id, "OutputGroupDetails": details}

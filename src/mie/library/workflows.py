@@ -1,7 +1,9 @@
 """The workflows installed on first start, with MIE's names and stage names (teardown §5.3).
 
-Each stage lists the operators it runs when they are available; operators that are not installed (or that have no
-offline equivalent, such as celebrityRecognition) are left out, and a stage left empty is dropped. Stage names are
+Each stage lists the operators it runs when they are available; operators that are not installed are left out, and a
+stage left empty is dropped. ``faceSearch`` needs a ``CollectionId`` (MIE's does too), so it is not in a default
+stage; ``Mediaconvert`` and ``Polly`` are off in MIE's own defaults, so they are not either. ``peopleRecognition``
+(ours) clusters the faces of every asset into people. Stage names are
 MIE's so that front ends and scripts written for MIE find what they expect.
 """
 
@@ -15,8 +17,12 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
             "defaultVideoStage",
             [
                 "GenericDataLookup",
+                "celebrityRecognition",
+                "contentModeration",
                 "faceDetection",
                 "labelDetection",
+                "personTracking",
+                "peopleRecognition",
                 "textDetection",
                 "technicalCueDetection",
                 "shotDetection",
@@ -31,7 +37,17 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
     ],
     "CasImageWorkflow": [
         ("ValidationStage", ["MediainfoImage"]),
-        ("RekognitionStage", ["faceDetectionImage", "labelDetectionImage", "textDetectionImage"]),
+        (
+            "RekognitionStage",
+            [
+                "celebrityRecognitionImage",
+                "contentModerationImage",
+                "faceDetectionImage",
+                "labelDetectionImage",
+                "peopleRecognitionImage",
+                "textDetectionImage",
+            ],
+        ),
     ],
     # Stages are shared by name between workflows, so the audio workflow's transcription stage has its own name
     # (CasVideoWorkflow's defaultAudioStage runs TranscribeVideo); the text and caption stages are the same.

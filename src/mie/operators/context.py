@@ -21,6 +21,8 @@ from mie.types import JSONDict
 
 if TYPE_CHECKING:
     from mie.dataplane.service import DataPlane
+    from mie.storage.faces import FaceCollections
+    from mie.storage.people import People
 
 log = logging.getLogger("mie.operator")
 
@@ -49,6 +51,10 @@ class Runtime:
     deadline: float | None = None
     #: Where per-call scratch folders go (None: the system temporary folder).
     scratch_root: Path | None = None
+    #: The engine's face collections (None: this runtime has none).
+    faces: FaceCollections | None = None
+    #: The faces of every asset, clustered into people (None: this runtime has none).
+    people: People | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,6 +107,20 @@ class OperatorContext:
     def dataplane(self) -> DataPlane:
         """The data plane: assets, objects and metadata."""
         return self.runtime.dataplane
+
+    @property
+    def faces(self) -> FaceCollections:
+        """The engine's face collections (Rekognition-style; see ``mie.operators.faces``)."""
+        if self.runtime.faces is None:
+            raise OperatorError(f"{self.name} needs the engine's face collections, which this runtime does not have")
+        return self.runtime.faces
+
+    @property
+    def people(self) -> People:
+        """People across the library: the faces of every asset, clustered (see ``mie.operators.faces``)."""
+        if self.runtime.people is None:
+            raise OperatorError(f"{self.name} needs the engine's people store, which this runtime does not have")
+        return self.runtime.people
 
     def media_location(self, kind: str | None = None) -> tuple[str, str]:
         """``(bucket, key)`` of the input media of ``kind`` (the first one when None)."""

@@ -122,8 +122,12 @@ def check_csrf(request: Request, session: Session, form_token: str | None = None
 
 
 def has_credentials(request: HTTPConnection) -> bool:
-    """True when the request brings its own credentials (API key or Authorization header)."""
-    return "x-api-key" in request.headers or "authorization" in request.headers
+    """True when the request brings its own credentials (API key, Authorization header, SigV4 presigned query)."""
+    return (
+        "x-api-key" in request.headers
+        or "authorization" in request.headers
+        or "X-Amz-Signature" in request.query_params
+    )
 
 
 def authorise(request: Request, api_key: str) -> bool:

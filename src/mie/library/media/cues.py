@@ -9,8 +9,13 @@ One ffmpeg pass runs three detection filters on the proxy (or the video):
   ``FreezeMinSeconds`` (a still, a frozen feed; a black segment is also frozen).
 
 Rekognition's other cue types (ColorBars, OpeningCredits, EndCredits, StudioLogo, Slate, Content) are not detected.
-``CueTypes`` selects the types to report, e.g. ``["BlackFrames"]`` for AWS's types only. These are threshold
-detectors with no score of their own, so every cue has ``Confidence`` 100.
+``CueTypes`` selects the types to look for. These are threshold detectors with no score of their own, so every cue
+has ``Confidence`` 100.
+
+Where they are stored: ``technicalCueDetection`` holds Rekognition's own types only, so it is a valid
+``GetSegmentDetection`` response that a strict client (one that rejects an unknown ``TechnicalCueType``) reads.
+The additions go to a sibling result, ``technicalCueDetectionExtra``, in the same shape (same segment fields, the
+``Type`` being ``Silence`` or ``FreezeFrames``), stored whenever one of them was looked for.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from mie.operators import OperatorContext, operator
 
 BLACK, SILENCE, FREEZE = "BlackFrames", "Silence", "FreezeFrames"
 CUE_TYPES = (BLACK, SILENCE, FREEZE)
+#: Rekognition's ``TechnicalCueType`` enum (botocore's model): the only types stored under the operator's name.
+REKOGNITION_CUE_TYPES = ("ColorBars", "EndCredits", "BlackFrames", "OpeningCredits", "StudioLogo", "Slate", "Content")
+#: The result that holds our additions (``Silence``, ``FreezeFrames``), beside ``technicalCueDetection``.
+EXTRA_RESULT = "technicalCueDetectionExtra"
 DEFAULTS: dict[str, Any] = {
     "CueTypes": list(CUE_TYPES),
     "BlackMinSeconds": 0.5,
@@ -131,7 +140,8 @@ def cue_segments(found: list[tuple[str, float, float]], fps: Fraction, frames: i
     "GetSegmentDetection shape.",
 )
 def technical_cue_detection(ctx: OperatorContext) -> dict[str, Any]:
-    """Find black, silent and frozen segments in one ffmpeg pass and store them as TECHNICAL_CUE segments."""
+    """Find black, silent and frozen segments in one ffmpeg pass and store them as TECHNICAL_CUE segments:
+    Rekognition's types under ``technicalCueDetection``, ours under ``technicalCueDetectionExtra``."""
     types, numbers = _settings(ctx)
     name, path = segments.analysed_video(ctx)
     ctx.progress(1, f"probing {name}")
@@ -147,7 +157,11 @@ def technical_cue_detection(ctx: OperatorContext) -> dict[str, Any]:
     check_complete(ctx.name, name, run.out_time, info.duration, run.damage())
     frames = segments.total_frames(info)
     found = cue_segments(parse_log(run.log, info.duration), info.fps, frames)
-    ctx.save_results(segments.response(info, found, ["TECHNICAL_CUE"]))
+    aws = [s for s in found if s["TechnicalCueSegment"]["Type"] in REKOGNITION_CUE_TYPES]
+    extra = [s for s in found if s["TechnicalCueSegment"]["Type"] not in REKOGNITION_CUE_TYPES]
+    ctx.save_results(segments.response(info, aws, ["TECHNICAL_CUE"]))
+    if any(t not in REKOGNITION_CUE_TYPES for t in types):
+        ctx.save_results(segments.response(info, extra, ["TECHNICAL_CUE"]), operator_name=EXTRA_RESULT)
     counts = {cue: sum(1 for s in found if s["TechnicalCueSegment"]["Type"] == cue) for cue in types}
     meta: dict[str, Any] = {f"technicalCueDetection_num_{cue}": str(n) for cue, n in counts.items()}
     if SILENCE in types and info.audio is None:

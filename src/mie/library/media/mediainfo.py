@@ -5,6 +5,10 @@ The stored result is ``MediaInfo.parse(file).to_data()``, i.e. ``{"tracks": [{"t
 object in place and put its ``s3://`` location where MIE had the URL, so no server path leaks into results).
 
 Unlike MIE, a file with no media track is not deleted: the operator fails and says what the file looks like.
+
+``MediainfoImage`` adds what MediaInfo does not read from a photo's EXIF block (capture time, camera, orientation,
+GPS position; see :mod:`.exif`) under a key of its own, ``Exif``, beside ``tracks``: MediaInfo's shape is unchanged
+and a consumer that knows only MediaInfo ignores it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mie.errors import OperatorError
+from mie.library.media.exif import read_exif
 from mie.operators import OperatorContext, operator
 
 INSTALL = "pip install pymediainfo (or the media extra: pip install 'media-insights-engine[media]')"
@@ -35,7 +40,7 @@ def _parse(path: Any) -> dict[str, Any]:
     return data
 
 
-def _describe(ctx: OperatorContext, kinds: tuple[str, ...]) -> dict[str, Any]:
+def _describe(ctx: OperatorContext, kinds: tuple[str, ...], *, exif: bool = False) -> dict[str, Any]:
     kind = next((k for k in kinds if k in ctx.input_media), kinds[0])
     path = ctx.input_file(kind)
     bucket, key = ctx.media_location(kind)
@@ -63,6 +68,10 @@ def _describe(ctx: OperatorContext, kinds: tuple[str, ...]) -> dict[str, Any]:
             "bytes): it is not a media file, or it is damaged. The file was left in place."
         )
     result: dict[str, Any] = {**data, "tracks": tracks}
+    if exif:
+        fields = read_exif(path)
+        if fields is not None:
+            result["Exif"] = fields
     ctx.save_results(result)
     return {
         "Mediainfo_num_audio_tracks": str(types.count("Audio")),
@@ -87,8 +96,9 @@ def mediainfo(ctx: OperatorContext) -> dict[str, Any]:
     "MediainfoImage",
     media_type="Image",
     timeout=300,
-    description="Technical metadata of an image (format, size, bit depth, colour space) in MediaInfo's JSON shape.",
+    description="Technical metadata of an image (format, size, bit depth, colour space) in MediaInfo's JSON shape, "
+    "with EXIF capture time, camera, orientation and GPS position.",
 )
 def mediainfo_image(ctx: OperatorContext) -> dict[str, Any]:
-    """Store MediaInfo's ``{"tracks": [...]}`` for the input image."""
-    return _describe(ctx, ("Image",))
+    """Store MediaInfo's ``{"tracks": [...]}`` for the input image, plus its EXIF fields under ``Exif``."""
+    return _describe(ctx, ("Image",), exif=True)

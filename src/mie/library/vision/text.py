@@ -4,8 +4,10 @@ entries with confidence and relative geometry), from ``DetectText`` and ``GetTex
 Two OCR engines: the ``tesseract`` command (Debian ``tesseract-ocr``, about 0.3 s an image) reads clean text, and
 rapidocr 3.x (PP-OCR ONNX models inside its wheel, 1-2 s an image) reads stylised text over pictures that tesseract
 misses. With ``Engine: "auto"`` tesseract runs first and rapidocr only when tesseract found nothing or was unsure.
-Video: every sampled frame is read; a line that stays on screen over consecutive frames is one entry, from the
-``Timestamp`` of its first frame to the ``EndTimestamp`` of its last (our addition to Rekognition's shape).
+Video: every sampled frame is read and, as Rekognition's ``GetTextDetection``, every frame a line is seen on has
+its own entries (``Timestamp`` and ``TextDetection``, nothing else, so a strict client reads them). A line that
+stays on screen over consecutive frames keeps its ``Id`` (and its words theirs), so a client can tell how long it
+was shown: from the ``Timestamp`` of the first entry with that ``Id`` to that of the last.
 """
 
 from __future__ import annotations
@@ -363,22 +365,36 @@ def _same_picture(a: Any, b: Any) -> bool:
 
 @dataclass
 class _OnScreen:
-    """A line being followed across consecutive frames, with its stored entries (to extend their end)."""
+    """A line seen on the previous frame: its detections (to give it the same ids on the next frame)."""
 
-    entries: list[JSONDict]
+    group: list[JSONDict]
     last_frame: int
+
+
+def _same_ids(group: list[JSONDict], before: list[JSONDict]) -> list[JSONDict] | None:
+    """``group`` (a line and its words) numbered with the ids ``before`` had, when it has the same words."""
+    if [d["DetectedText"] for d in group] != [d["DetectedText"] for d in before]:
+        return None
+    renumbered = []
+    for detection, old in zip(group, before, strict=True):
+        same = {**detection, "Id": old["Id"]}
+        if "ParentId" in old:
+            same["ParentId"] = old["ParentId"]
+        renumbered.append(same)
+    return renumbered
 
 
 @operator(
     "textDetection",
     media_type="Video",
-    description="On-screen text per sampled video frame, consecutive repeats merged, as GetTextDetection pages.",
+    description="On-screen text per sampled video frame, as GetTextDetection pages (a line keeps its Id while it "
+    "stays on screen).",
     configuration={"MinConfidence": 80, "Engine": "auto", "FrameRate": 1.0},
     isolation="process",
 )
 def text_detection(ctx: OperatorContext) -> None:
-    """Read every sampled frame; store ``{"TextDetections": [{"Timestamp", "EndTimestamp", "TextDetection"}]}``
-    pages under ``textDetection``."""
+    """Read every sampled frame; store ``{"TextDetections": [{"Timestamp", "TextDetection"}]}`` pages under
+    ``textDetection``."""
     minimum = min_confidence(ctx, 80.0)
     engine = _engine(ctx)
     if engine not in ENGINES:
@@ -406,19 +422,15 @@ def text_detection(ctx: OperatorContext) -> None:
             for line, group in zip(lines, detections(lines, image.width, image.height, next_id), strict=True):
                 key = " ".join(line.text.split())
                 current = on_screen.get(key)
+                kept = None
                 if current is not None and current.last_frame == frame.index - 1 and key not in seen:
-                    for entry in current.entries:
-                        entry["EndTimestamp"] = frame.timestamp
-                    current.last_frame = frame.index
-                    seen[key] = current
-                    continue
-                next_id = max(next_id, max(d["Id"] for d in group) + 1)
-                # Ids are unique over the whole video; words keep pointing at their line.
-                stored = [
-                    {"Timestamp": frame.timestamp, "EndTimestamp": frame.timestamp, "TextDetection": d} for d in group
-                ]
-                entries.extend(stored)
-                seen.setdefault(key, _OnScreen(stored, frame.index))
+                    kept = _same_ids(group, current.group)
+                if kept is None:
+                    # A line new on screen: ids unique over the whole video; words keep pointing at their line.
+                    next_id = max(next_id, max(d["Id"] for d in group) + 1)
+                    kept = group
+                entries.extend({"Timestamp": frame.timestamp, "TextDetection": d} for d in kept)
+                seen.setdefault(key, _OnScreen(kept, frame.index))
             on_screen = seen
     header: JSONDict = {
         "JobStatus": "SUCCEEDED",
