@@ -356,3 +356,24 @@ def test_caption_tracks_prefer_the_stored_vtt_files() -> None:
         {"src": "/media/dataplane/private/assets/a/workflows/w/Captions_en.vtt", "lang": "en", "label": "en (VTT)"},
         {"src": "/assets/a/captions/WebCaptions_es.vtt", "lang": "es", "label": "es (WebCaptions_es)"},
     ]
+
+
+def test_insights_draw_tracked_persons_and_named_people() -> None:
+    found = collect(
+        {
+            "personTracking": [{"Persons": [{"Timestamp": 0, "Person": {"Index": 0, "BoundingBox": BOX}}]}],
+            "peopleRecognition": [
+                {
+                    "Celebrities": [{"Timestamp": 1000, "Celebrity": {"Name": "Eileen Collins", "Face": {}}}],
+                    "People": [{"PersonId": "p1", "Name": "Eileen Collins", "BoundingBox": BOX, "Timestamp": 1000}],
+                }
+            ],
+            "celebrityRecognition": [{"CelebrityFaces": [{"Name": "Grace Hopper", "Face": {"BoundingBox": BOX}}]}],
+        }
+    )
+    kinds = [(b["kind"], b["label"], b["t"]) for b in found.boxes]
+    assert kinds == [("person", "person 0", 0), ("name", "Eileen Collins", 1000), ("name", "Grace Hopper", None)]
+    groups = {t["group"]: t for t in found.tracks}
+    assert groups["people"]["name"] == "Eileen Collins"
+    assert groups["persons"]["items"] == [{"start": 0, "end": 1000, "label": "person 0"}]
+    assert found.summary["people"] == ["Eileen Collins"]

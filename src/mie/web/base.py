@@ -61,10 +61,14 @@ def indexer(conn: HTTPConnection) -> SearchIndexer | None:
 
 def require_session(request: Request) -> session.Session:
     """The browser's session; otherwise :class:`SignInRequiredError` (a redirect to ``/login?next=<this page>``)."""
-    found = session.current(request, services(request).api_key)
+    svc = services(request)
+    found = session.current(request, svc.api_key)
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequiredError(target)
+    # Where the change feed stands before the page reads anything: its live updates start from here, so a change
+    # made while the page is rendered and its script connects is not missed.
+    request.state.change_seq = svc.changes.last_seq()
     return found
 
 

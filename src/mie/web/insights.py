@@ -3,7 +3,8 @@ transcript's words and the caption tracks.
 
 Results are recognised by their shape (as the search indexer does), not by operator name: Rekognition's
 ``GetFaceDetection``/``DetectFaces``, ``GetLabelDetection``/``DetectLabels`` (with ``Instances[].BoundingBox``),
-``GetTextDetection``/``DetectText``, ``GetSegmentDetection`` (shots and technical cues), Transcribe's JSON and
+``GetTextDetection``/``DetectText``, ``GetPersonTracking``, the celebrity shapes and ``People`` of
+``peopleRecognition`` (names of people), ``GetSegmentDetection`` (shots and technical cues), Transcribe's JSON and
 ``{"WebCaptions": [...]}``. Boxes are Rekognition's relative boxes (fractions of the frame), drawn as such.
 """
 
@@ -104,6 +105,8 @@ class _Collector:
         self.label_times: dict[str, list[int]] = {}
         self.face_times: list[int] = []
         self.text_times: dict[str, list[int]] = {}
+        self.person_times: dict[str, list[int]] = {}
+        self.name_times: dict[str, list[int]] = {}
         self.shots: list[dict[str, Any]] = []
         self.cues: list[dict[str, Any]] = []
         self.timestamps: set[int] = set()
@@ -146,6 +149,40 @@ class _Collector:
             found = _box(face.get("BoundingBox"))
             if found is not None:
                 self.box("face", "face", found, None, face.get("Confidence"))
+
+    def people(self, page: dict[str, Any]) -> None:
+        """Tracked persons (``GetPersonTracking``), recognised people (``People`` of peopleRecognition, else the
+        celebrity shapes): body boxes per track index, face boxes with a name."""
+        for entry in _dicts(page.get("Persons")):
+            person = entry.get("Person")
+            t = _ms(entry.get("Timestamp"))
+            found = _box(person.get("BoundingBox")) if isinstance(person, dict) else None
+            if found is not None and t is not None and isinstance(person, dict):
+                label = f"person {person.get('Index', '?')}"
+                self.box("person", label, found, t, person.get("Confidence"))
+                self.person_times.setdefault(label, []).append(t)
+        people = _dicts(page.get("People"))
+        if people:
+            for face in people:
+                found = _box(face.get("BoundingBox"))
+                name = str(face.get("Name") or f"person {str(face.get('PersonId', ''))[:8]}")
+                t = _ms(face.get("Timestamp"))
+                if found is not None:
+                    self.box("name", name, found, t, face.get("Confidence"))
+                if t is not None:
+                    self.name_times.setdefault(name, []).append(t)
+            return
+        for entry in _dicts(page.get("Celebrities")) + _dicts(page.get("CelebrityFaces")):
+            celebrity = entry.get("Celebrity") if "Celebrity" in entry else entry
+            if not isinstance(celebrity, dict) or not celebrity.get("Name"):
+                continue
+            t = _ms(entry.get("Timestamp")) if "Celebrity" in entry else None
+            known: Any = celebrity.get("Face")
+            found = _box(known.get("BoundingBox") if isinstance(known, dict) else celebrity.get("BoundingBox"))
+            if found is not None:
+                self.box("name", str(celebrity["Name"]), found, t, celebrity.get("MatchConfidence"))
+            if t is not None:
+                self.name_times.setdefault(str(celebrity["Name"]), []).append(t)
 
     def text(self, page: dict[str, Any]) -> None:
         for entry in _dicts(page.get("TextDetections")):
@@ -214,6 +251,18 @@ class _Collector:
         if self.face_times:
             items = [{"start": a, "end": b + out.sample_ms, "label": "face"} for a, b in _runs(self.face_times, gap)]
             tracks.append({"group": "faces", "name": "faces", "items": items})
+        for name, times in sorted(self.name_times.items()):
+            items = [{"start": a, "end": b + out.sample_ms, "label": name} for a, b in _runs(times, gap)]
+            tracks.append({"group": "people", "name": name, "items": items})
+        if self.person_times:
+            items = [
+                {"start": a, "end": b + out.sample_ms, "label": label}
+                for label, times in self.person_times.items()
+                for a, b in _runs(times, gap)
+            ]
+            tracks.append(
+                {"group": "persons", "name": "persons (tracked)", "items": sorted(items, key=lambda i: i["start"])}
+            )
         if self.text_times:
             items = [
                 {"start": a, "end": b + out.sample_ms, "label": words}
@@ -240,6 +289,7 @@ class _Collector:
         out.summary = {
             "faces": len([b for b in out.boxes if b["kind"] == "face"]),
             "objects": len([b for b in out.boxes if b["kind"] == "object"]),
+            "people": sorted(self.name_times),
             "words": len(out.words),
         }
         return out
@@ -255,6 +305,7 @@ def collect(results: dict[str, list[Any]]) -> Insights:
                 continue
             collector.labels(page)
             collector.faces(page)
+            collector.people(page)
             collector.text(page)
             collector.segments(page)
             collector.transcript(page)

@@ -24,7 +24,10 @@ router = APIRouter(include_in_schema=False)
 def render(request: Request, template: str, active: str, **context: Any) -> HTMLResponse:
     """A page with the session's CSRF token and the navigation."""
     found = session.current(request, services(request).api_key)
-    context.update(request=request, csrf=found.csrf if found else "", active=active, signed_in=found is not None)
+    seq = getattr(request.state, "change_seq", None)
+    context.update(
+        request=request, csrf=found.csrf if found else "", active=active, signed_in=found is not None, change_seq=seq
+    )
     return templates.TemplateResponse(request, template, context, headers=PAGE_HEADERS)
 
 

@@ -34,5 +34,12 @@ window.mie = (function () {
     return node;
   }
 
-  return { api, csrf, fmtTime, el };
+  // Live updates (server-sent events) from where the change feed stood when the page was made; on reconnection
+  // the browser resumes after the last event it saw (Last-Event-ID).
+  function events() {
+    const seq = document.querySelector('meta[name="change-seq"]');
+    return new EventSource("/ui/events" + (seq ? "?after=" + encodeURIComponent(seq.content) : ""));
+  }
+
+  return { api, csrf, fmtTime, el, events };
 })();

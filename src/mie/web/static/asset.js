@@ -6,7 +6,7 @@
   const player = document.getElementById("player");
   const overlay = document.getElementById("overlay");
   const isVideo = player.tagName === "VIDEO";
-  const shown = { face: true, object: true, text: true };
+  const shown = { face: true, name: true, person: true, object: true, text: true };
   let lastKey = "";
 
   // The rectangle the picture occupies inside the element (object-fit: contain letterboxes it).
@@ -40,7 +40,9 @@
     lastKey = key;
     overlay.textContent = "";
     for (const b of boxes) {
-      const node = el("div", { class: "box box-" + b.kind, "data-kind": b.kind, "data-t": b.t === null ? "" : b.t });
+      // A box at the top edge gets its label inside, where the stage does not clip it.
+      const inside = b.box.Top < 0.06 ? " inside" : "";
+      const node = el("div", { class: "box box-" + b.kind + inside, "data-kind": b.kind, "data-t": b.t === null ? "" : b.t });
       node.style.left = b.box.Left * 100 + "%";
       node.style.top = b.box.Top * 100 + "%";
       node.style.width = b.box.Width * 100 + "%";
@@ -212,7 +214,7 @@
   // While a workflow runs on this asset, say where it is; when it ends, offer to show the new results
   // (server-sent events; the player is not reloaded under the viewer's feet).
   const notice = document.getElementById("live-message");
-  const events = new EventSource("/ui/events");
+  const events = window.mie.events();
   events.addEventListener("progress", (e) => {
     const run = JSON.parse(e.data);
     if (run.AssetId !== data.assetId) return;

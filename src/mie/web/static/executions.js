@@ -52,7 +52,7 @@
     try { await api("POST", "/api/workflow/execution/" + id + "/cancel"); } catch (err) { status.textContent = err.message; }
   });
 
-  const source = new EventSource("/ui/events");
+  const source = window.mie.events();
   source.onopen = () => { status.textContent = "live"; };
   source.onerror = () => { status.textContent = "reconnecting…"; };
   source.addEventListener("progress", (e) => render(JSON.parse(e.data)));

@@ -51,7 +51,7 @@
       cell.appendChild(span);
     }
   }
-  const source = new EventSource("/ui/events");
+  const source = window.mie.events();
   source.addEventListener("job", (e) => {
     const jobId = JSON.parse(e.data).jobId;
     // Events come in bursts: read the job once per burst.

@@ -115,7 +115,7 @@
   workflowSelect.addEventListener("change", showOperators);
 
   // Live statuses: server-sent events, no polling.
-  const source = new EventSource("/ui/events");
+  const source = window.mie.events();
   source.addEventListener("execution", (e) => {
     const data = JSON.parse(e.data);
     for (const node of document.querySelectorAll('[data-asset="' + data.AssetId + '"]')) {
