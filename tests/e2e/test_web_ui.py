@@ -398,7 +398,7 @@ def test_pages_fit_a_phone(playwright_browser: Any, server: MieServer, state: di
 
 @pytest.mark.timeout(180)
 def test_start_a_workflow_from_its_form_then_delete_the_asset(
-    page: Any, client: httpx.Client, state: dict[str, Any]
+    page: Any, client: httpx.Client, server: MieServer, state: dict[str, Any]
 ) -> None:
     image_id = state["image_id"]
     page.goto(f"/assets/{image_id}")
@@ -421,7 +421,7 @@ def test_start_a_workflow_from_its_form_then_delete_the_asset(
     page.goto(f"/assets/{image_id}")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")
-    page.wait_for_url(f"{page.url.split('/assets/')[0]}/")
+    page.wait_for_url(f"{server.base_url}/")
     assert page.locator(f".card[data-asset='{image_id}']").count() == 0
     assert client.get(f"/api/dataplane/metadata/{image_id}").status_code == 404
 
