@@ -269,7 +269,12 @@ def test_search_a_spoken_word_opens_the_player_at_it(page: Any, client: httpx.Cl
     spoken = [i for i in items if i["type"] == "pronunciation"]
     target = max(spoken, key=lambda i: len(i["alternatives"][0]["content"]))
     word = target["alternatives"][0]["content"].strip(".,?!").lower()
+    # The search index follows the change feed on its own: give it a moment after the analysis.
+    deadline = time.monotonic() + 15
     page.goto(f"/search?q={word}&operator=TranscribeVideo")
+    while page.locator("a.hit").count() == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+        page.reload()
     hit = page.locator("a.hit").first
     assert word in hit.locator("mark").first.inner_text().lower()
     screenshot(page, "search")
