@@ -2,7 +2,8 @@
 # Set up mie in a virtual environment at .venv in this checkout.
 #   scripts/setup.sh         the engine with every operator library
 #   scripts/setup.sh --dev   the same plus the test and lint tools
-# Installs the Debian packages it needs (python3-venv, ffmpeg, tesseract, apertium, espeak-ng) when missing.
+# Installs the Debian packages it needs (python3-venv, ffmpeg, tesseract, apertium, espeak-ng; with --dev also
+# chromium, the browser of the web UI tests) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,10 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 for pkg in ffmpeg tesseract-ocr tesseract-ocr-eng apertium apertium-eng-spa espeak-ng; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# The browser tests (tests/e2e/test_web_ui.py) drive Debian's chromium through Playwright; no browser is downloaded.
+if [ "${1:-}" = "--dev" ]; then
+  dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   sudo_cmd=""

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import mie
+from mie import web
 from mie.api import (
     dataplane,
     errors,
@@ -70,7 +70,8 @@ def create_app(services: Services) -> FastAPI:
         version=mie.__version__,
         description="MIE's workflow and data-plane APIs, self-hosted.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # /api/docs is served by mie.web from vendored Swagger UI files (no CDN: it works offline).
+        docs_url=None,
         redoc_url=None,
     )
     app.state.services = services
@@ -84,10 +85,8 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router, prefix=prefix)
     app.include_router(workflow.fallback, prefix="/api")
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        # The web UI will live here; until then, send people to the interactive API docs.
-        return RedirectResponse("/api/docs")
+    # The web UI: pages at /, the offline API docs at /api/docs, static files at /static.
+    web.install(app)
 
     origins = services.settings.cors_origin_list
     if origins:

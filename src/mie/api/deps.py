@@ -10,6 +10,7 @@ from fastapi import Request, Response
 from mie.api.auth import authenticate
 from mie.api.bodies import parse_json
 from mie.errors import InvalidError, TooLargeError, UnsupportedMediaTypeError
+from mie.web import session
 
 if TYPE_CHECKING:
     from mie.bootstrap import Services
@@ -28,6 +29,8 @@ async def require_key(request: Request) -> None:
     query string) a SigV4 signature. 401 when missing or wrong, 403 when a read-only credential writes, 429 after
     repeated failures from one client (see :mod:`mie.api.auth`).
     """
+    if session.authorise(request, services(request).api_key):  # the web UI's session cookie + CSRF (mie.web.session)
+        return
     await authenticate(request)
 
 

@@ -1,0 +1,112 @@
+"""What every page needs: the engine's services, the templates, and the signed-in check.
+
+``web`` sits beside ``api`` (DESIGN.md §2) and may not import it nor the composition root, so the services attached
+to the app are described here by the attributes the pages use.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import HTTPConnection, Request
+
+from mie.config import Settings
+from mie.consumers.search import SearchIndexer
+from mie.dataplane.changes import ChangeLog
+from mie.dataplane.service import DataPlane
+from mie.engine.catalog import Catalog
+from mie.engine.executions import Executions
+from mie.web import session
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
+
+
+class WebServices(Protocol):
+    """The parts of ``mie.bootstrap.Services`` the pages read."""
+
+    settings: Settings
+    changes: ChangeLog
+    dataplane: DataPlane
+    catalog: Catalog
+    executions: Executions
+    api_key: str
+    components: dict[str, Any]
+
+
+class SignInRequiredError(Exception):
+    """Raised by a page when the browser has no valid session: answered with a redirect to the sign-in page."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def services(conn: HTTPConnection) -> WebServices:
+    """The services of the running app."""
+    found: WebServices = conn.app.state.services
+    return found
+
+
+def indexer(conn: HTTPConnection) -> SearchIndexer | None:
+    """The search indexer, when it runs on this server."""
+    component = services(conn).components.get("search")
+    return component if isinstance(component, SearchIndexer) else None
+
+
+def require_session(request: Request) -> session.Session:
+    """The browser's session; otherwise :class:`SignInRequiredError` (a redirect to ``/login?next=<this page>``)."""
+    svc = services(request)
+    found = session.current(request, svc.api_key)
+    if found is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequiredError(target)
+    # Where the change feed stands before the page reads anything: its live updates start from here, so a change
+    # made while the page is rendered and its script connects is not missed.
+    request.state.change_seq = svc.changes.last_seq()
+    return found
+
+
+def authorised(conn: HTTPConnection) -> bool:
+    """A session cookie or the API key in a header (for non-page routes such as media and events)."""
+    key = services(conn).api_key
+    if session.current(conn, key) is not None:
+        return True
+    given = conn.headers.get("x-api-key") or ""
+    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+
+
+def shown_status(status: Any, message: Any) -> str:
+    """The status for people: a cancelled execution ends ``Error`` in MIE's terms, but is no failure."""
+    if status == "Error" and isinstance(message, str) and message.startswith("Cancelled"):
+        return "Cancelled"
+    return str(status or "")
+
+
+def media_url(bucket: str, key: str) -> str:
+    """Where the pages fetch an object with the session cookie (names with spaces or unicode escaped)."""
+    return f"/media/{quote(bucket, safe='')}/{quote(key)}"
+
+
+#: Every page may load only from this server: the browser itself enforces "nothing from the internet". ``blob:``
+#: is for hls.js (Media Source buffers, its worker) and JSON downloads made in the page; ``data:`` for Swagger UI's
+#: inline icons; inline styles for Swagger UI.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals["media_url"] = media_url
