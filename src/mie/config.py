@@ -83,6 +83,10 @@ class Settings:
     #: Origins allowed to call the API from a browser (CORS), comma-separated (``https://a.example,http://b:3000``)
     #: or ``*`` for any; empty (the default) sends no CORS headers, so only same-origin pages (the web UI) can.
     cors_origins: str = ""
+    #: Non-public targets webhooks and HTTP operators may reach anyway, comma-separated host names, IP addresses
+    #: and CIDR networks (``127.0.0.1,10.0.0.0/8``); loopback, link-local (cloud metadata), private and other
+    #: non-public addresses are refused otherwise (``mie.operators.outbound``).
+    outbound_allow: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -34,6 +34,8 @@ FAST_ENV = {
     "MIE_LOG_LEVEL": "info",
     # No default workflows started on test assets behind the tests' backs (tests/unit/test_media_query.py covers it).
     "MIE_AUTO_ANALYZE": "off",
+    # The tests' webhook receivers and HTTP operators listen on loopback, which the server refuses by default.
+    "MIE_OUTBOUND_ALLOW": "127.0.0.1",
 }
 
 STARTUP_TIMEOUT = 30.0
