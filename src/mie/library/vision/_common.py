@@ -34,7 +34,7 @@ MAX_PIXELS = 178_956_970
 #: Most memory (bytes) decoding one image may take at full size, conversions included (see ``decode_cost``).
 #: A PNG is small on disk whatever its size in pixels (a 13000x13000 palette PNG of one colour is 0.2 MB), and
 #: only JPEGs can be decoded at reduced scale: beyond this the image is refused rather than decoded. 256 MiB keeps
-#: RGB photos up to ~67 megapixels and greyscale or palette images up to ~50 megapixels.
+#: RGB photos up to ~67 megapixels, palette images up to ~30 and 8-bit greyscale ones up to MAX_PIXELS.
 MAX_DECODE_BYTES = 256 * 2**20
 #: Bytes per pixel of Pillow's in-memory modes (every multi-band mode takes 4).
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
