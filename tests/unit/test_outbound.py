@@ -37,6 +37,9 @@ REFUSED = [
     "http://192.168.0.10/hook",
     "http://[::ffff:127.0.0.1]/hook",
     "http://localhost:8080/hook",
+    "http://2130706433/hook",  # 127.0.0.1 as one number
+    "http://0x7f.1/hook",
+    "http://0251.0376.0251.0376/latest/meta-data/",  # 169.254.169.254 in octal
     "https://api.localhost/hook",
 ]
 

@@ -57,6 +57,21 @@ def _unmap(address: IPAddress) -> IPAddress:
     return address
 
 
+def _literal(host: str) -> IPAddress | None:
+    """The address a host written as an IP literal means, including the forms resolvers accept besides dotted quads
+    (``2130706433``, ``0x7f.1``, ``127.1`` are all 127.0.0.1), else None."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefx." for c in host.lower()) and host[0].isdigit():
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
 def why_disallowed(address: IPAddress) -> str | None:
     """What kind of non-public address ``address`` is (``"loopback"``, ``"link-local"``...), or None if public."""
     address = _unmap(address)
@@ -132,9 +147,8 @@ class OutboundPolicy:
                 f"{what} {url!r} targets this machine ({host}); the server refuses loopback targets unless "
                 f"{SETTING} allows them (e.g. {SETTING}={host})"
             )
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
+        address = _literal(host)
+        if address is None:
             return  # a host name: checked when it is resolved, at request time
         if not self.allows_address(address):
             raise InvalidError(
