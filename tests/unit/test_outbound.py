@@ -5,13 +5,17 @@ DNS resolution, and the request goes to the address that was checked."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -227,3 +231,48 @@ def test_server_refuses_at_request_time_a_name_that_resolves_to_loopback(
     assert "resolves to 127.0.0.1, a loopback address" in message
     assert "MIE_OUTBOUND_ALLOW" in message
     assert receiver.requests == []
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a test certificate")
+def test_https_is_pinned_to_the_checked_address_and_still_verifies_the_host_name(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = self.headers.get("Host", "").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = int(server.server_address[1])
+    policy = OutboundPolicy.parse("127.0.0.1", resolver=resolving_to("127.0.0.1"))
+    trust = ssl.create_default_context(cafile=str(cert))
+    try:
+        with httpx.Client(verify=trust, trust_env=False) as http:
+            pinned = policy.pin(f"https://hooks.example.test:{port}/hook")
+            r = http.post(pinned.url, content=b"{}", headers=pinned.headers, extensions=pinned.extensions)
+            assert (r.status_code, r.text) == (200, f"hooks.example.test:{port}")
+            # The certificate is still checked against the original name, not the address connected to.
+            wrong = policy.pin(f"https://other.example.test:{port}/hook")
+            with pytest.raises(httpx.ConnectError, match="certificate"):
+                http.post(wrong.url, content=b"{}", headers=wrong.headers, extensions=wrong.extensions)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
