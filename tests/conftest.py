@@ -22,6 +22,8 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "monitor_interval_max": 0.2,
         "retry_interval": 0.01,
         "workers": 4,
+        # The tests' webhook receivers and HTTP operators listen on loopback, which is refused by default.
+        "outbound_allow": "127.0.0.1",
     }
     values.update(overrides)
     # Automatic analysis would start the default workflows on test assets a few seconds after they are created;

@@ -29,6 +29,7 @@ from mie.engine.scheduler import Scheduler
 from mie.errors import ConfigurationError
 from mie.ingest import JobsComponent
 from mie.library.workflows import DEFAULT_WORKFLOWS, INSTALLED_BY
+from mie.operators.outbound import OutboundPolicy
 from mie.operators.registry import OperatorRegistry
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql import jobs_tables
@@ -173,7 +174,7 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
             signer=signer,
             url_expiry=settings.url_expiry_seconds,
         )
-        registry = OperatorRegistry()
+        registry = OperatorRegistry(outbound=OutboundPolicy.parse(settings.outbound_allow))
         registry.load_entry_points(settings.plugins)
         scheduler_box: list[Scheduler] = []
         faces = SqlFaceStore(db)
@@ -183,7 +184,12 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
             if scheduler_box:
                 scheduler_box[0].wake()
 
-        catalog = Catalog(db, default_max_concurrent=settings.max_concurrent_workflows, on_change=wake)
+        catalog = Catalog(
+            db,
+            default_max_concurrent=settings.max_concurrent_workflows,
+            on_change=wake,
+            outbound=registry.outbound,
+        )
         catalog.ensure_operation(WAIT_OPERATION)
         plugins.register_builtins(registry, catalog)
         plugins.install_default_workflows(catalog, DEFAULT_WORKFLOWS, INSTALLED_BY)
@@ -257,7 +263,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
         signer=signer,
         url_expiry=settings.url_expiry_seconds,
     )
-    registry = OperatorRegistry()
+    registry = OperatorRegistry(outbound=OutboundPolicy.parse(settings.outbound_allow))
     registry.load_entry_points(settings.plugins)
     return WorkerResources(
         registry=registry,

@@ -57,6 +57,9 @@ class Settings:
     workers: int = 8
     #: Worker processes for operators declared ``isolation="process"`` (0: as many as CPUs).
     process_workers: int = 0
+    #: Address space (MiB) each operator worker process may use (``RLIMIT_AS``); past it the task fails with a
+    #: MemoryError instead of the machine running out of memory. 0: no limit.
+    worker_memory_mb: int = 6144
     #: Seconds an operator call may take when its operation sets no ``TimeoutSeconds`` (MIE's Lambdas: 900).
     operator_timeout: float = 3600.0
     #: Default ``MaxConcurrentWorkflows`` until ``POST /api/system/configuration`` sets one (MIE: 5).
@@ -83,6 +86,10 @@ class Settings:
     #: Origins allowed to call the API from a browser (CORS), comma-separated (``https://a.example,http://b:3000``)
     #: or ``*`` for any; empty (the default) sends no CORS headers, so only same-origin pages (the web UI) can.
     cors_origins: str = ""
+    #: Non-public targets webhooks and HTTP operators may reach anyway, comma-separated host names, IP addresses
+    #: and CIDR networks (``127.0.0.1,10.0.0.0/8``); loopback, link-local (cloud metadata), private and other
+    #: non-public addresses are refused otherwise (``mie.operators.outbound``).
+    outbound_allow: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -162,6 +169,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigurationError("MIE_WORKERS must be at least 1")
     if settings.process_workers < 0:
         raise ConfigurationError("MIE_PROCESS_WORKERS must be 0 (one per CPU) or more")
+    if settings.worker_memory_mb != 0 and settings.worker_memory_mb < 512:
+        raise ConfigurationError("MIE_WORKER_MEMORY_MB must be 0 (no limit) or at least 512 (MiB)")
     if settings.operator_timeout <= 0:
         raise ConfigurationError("MIE_OPERATOR_TIMEOUT must be a positive number of seconds")
     if settings.max_concurrent_workflows < 1:

@@ -36,6 +36,8 @@ FAST_ENV = {
     "MIE_AUTO_ANALYZE": "off",
     # No MiniLM load (15-30 s of CPU) in every server (tests/unit/test_semantic_search.py covers semantic search).
     "MIE_SEARCH_SEMANTIC": "off",
+    # The tests' webhook receivers and HTTP operators listen on loopback, which the server refuses by default.
+    "MIE_OUTBOUND_ALLOW": "127.0.0.1",
 }
 
 STARTUP_TIMEOUT = 30.0

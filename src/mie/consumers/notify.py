@@ -35,6 +35,7 @@ from mie.consumers.settings import NotifySettings
 from mie.consumers.webhooks import Outcome, WebhookSender, check_url
 from mie.dataplane.changes import WORKFLOW_EXECUTION, ChangeLog
 from mie.errors import InvalidError, NotFoundError
+from mie.operators.outbound import STRICT, OutboundPolicy
 from mie.types import JSONDict, WorkflowStatus
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def classify(event: JSONDict) -> tuple[str, str, JSONDict] | None:
     return None
 
 
-def validate(body: Any, *, email_enabled: bool) -> JSONDict:
+def validate(body: Any, *, email_enabled: bool, outbound: OutboundPolicy = STRICT) -> JSONDict:
     """A new subscription record from an API body, or :class:`InvalidError` naming what is wrong."""
     if not isinstance(body, dict):
         raise InvalidError('the body must be a JSON object such as {"Url": "https://example.com/hook"}')
@@ -128,7 +129,7 @@ def validate(body: Any, *, email_enabled: bool) -> JSONDict:
         raise InvalidError("give exactly one of Url (a webhook) or Email (an e-mail address)")
     record: JSONDict = {"Id": uuid.uuid4().hex, "Created": time.time()}
     if "Url" in body:
-        record.update(Kind="webhook", Url=check_url(body["Url"]))
+        record.update(Kind="webhook", Url=check_url(body["Url"], outbound))
         secret = body.get("Secret")
         if secret is None:
             secret = secrets.token_hex(32)
@@ -199,7 +200,7 @@ class Notifications:
             CONSUMER_NAME, changes, offsets, self.plan, sources={WORKFLOW_EXECUTION, JOB_SOURCE}, start_at="end"
         )
         self._offsets = offsets
-        self._webhooks = WebhookSender(settings.timeout)
+        self._webhooks = WebhookSender(settings.timeout, settings.outbound)
         self._lock = threading.Lock()
         self._wake = threading.Condition()
         self._version = 0
@@ -224,7 +225,7 @@ class Notifications:
             self._started = True
             self._stopping.clear()
             if self._webhooks.closed:
-                self._webhooks = WebhookSender(self.settings.timeout)
+                self._webhooks = WebhookSender(self.settings.timeout, self.settings.outbound)
             for index in range(self.settings.workers):
                 thread = threading.Thread(target=self._send_loop, name=f"mie-notify-{index}", daemon=True)
                 thread.start()
@@ -260,7 +261,7 @@ class Notifications:
         such events: those are planned here for this subscription (planning is idempotent, so events the consumer
         plans as well are not sent twice).
         """
-        record = validate(body, email_enabled=self.settings.smtp is not None)
+        record = validate(body, email_enabled=self.settings.smtp is not None, outbound=self.settings.outbound)
         with self._lock:
             record["FromSeq"] = self._changes.last_seq()
             follow = self._started and not self.consumer.running

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from mie.config import Settings
 from mie.errors import ConfigurationError
+from mie.operators.outbound import STRICT, OutboundPolicy
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -84,6 +85,8 @@ class NotifySettings:
     smtp: SmtpSettings | None = None
     #: Base of the links in messages (``MIE_PUBLIC_URL``, else the address the server listens on).
     public_url: str = "http://127.0.0.1:8080"
+    #: Where webhooks may point (``MIE_OUTBOUND_ALLOW``; loopback and private addresses are refused otherwise).
+    outbound: OutboundPolicy = STRICT
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt: backoff, doubling, capped."""
@@ -125,4 +128,5 @@ class NotifySettings:
             workers=int(_number(extra, "notify_workers", 2, minimum=1, integer=True)),
             smtp=smtp,
             public_url=public,
+            outbound=OutboundPolicy.parse(settings.outbound_allow),
         )

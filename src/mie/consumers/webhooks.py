@@ -24,6 +24,7 @@ import httpx
 
 import mie
 from mie.errors import InvalidError
+from mie.operators.outbound import STRICT, OutboundPolicy, OutboundRefusedError
 
 SIGNATURE_HEADER = "X-Mie-Signature"
 TIMESTAMP_HEADER = "X-Mie-Timestamp"
@@ -32,8 +33,9 @@ EVENT_HEADER = "X-Mie-Event"
 MAX_URL_LENGTH = 2048
 
 
-def check_url(url: object) -> str:
-    """The URL of a webhook, or :class:`InvalidError` saying what is wrong with it."""
+def check_url(url: object, outbound: OutboundPolicy = STRICT) -> str:
+    """The URL of a webhook, or :class:`InvalidError` saying what is wrong with it (including a loopback, link-local
+    or private target that ``MIE_OUTBOUND_ALLOW`` does not allow)."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidError("Url must be a non-empty string such as 'https://example.com/hooks/mie'")
     url = url.strip()
@@ -55,6 +57,7 @@ def check_url(url: object) -> str:
     host = parts.hostname
     if not _valid_host(host):
         raise InvalidError(f"Url {url!r} has an invalid host {host!r}")
+    outbound.check(url, "Url")
     return url
 
 
@@ -92,7 +95,8 @@ class Outcome:
 class WebhookSender:
     """POSTs signed JSON bodies (one ``httpx.Client``, shared by the sending threads; it is thread-safe)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, outbound: OutboundPolicy = STRICT) -> None:
+        self._outbound = outbound
         # No redirects: a 3xx is a failure the owner should fix, and following one would re-send the body elsewhere.
         self._http = httpx.Client(
             timeout=timeout,
@@ -120,7 +124,14 @@ class WebhookSender:
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, body)
         try:
-            response = self._http.post(url, content=body, headers=headers)
+            # Checked again now, after resolving the name, and sent to the checked address (no DNS rebinding).
+            pinned = self._outbound.pin(url)
+        except OutboundRefusedError as exc:
+            return Outcome(False, None, f"refused: {exc}"[:500])
+        try:
+            response = self._http.post(
+                pinned.url, content=body, headers={**headers, **pinned.headers}, extensions=pinned.extensions
+            )
         except httpx.HTTPError as exc:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
         if 200 <= response.status_code < 300:

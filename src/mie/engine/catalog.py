@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from mie.errors import ConflictError, InvalidError, NotFoundError
 from mie.model import records
+from mie.operators.outbound import STRICT, OutboundPolicy
 from mie.storage.sql.db import Database, dumps, loads
 from mie.storage.sql.tables import operations, stages, system_configuration, workflows
 from mie.types import JSONDict
@@ -55,8 +56,17 @@ def _all(conn: Connection, table: Table) -> list[JSONDict]:
 class Catalog:
     """CRUD for the catalog records, each change in one transaction."""
 
-    def __init__(self, db: Database, *, default_max_concurrent: int = 5, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        default_max_concurrent: int = 5,
+        on_change: Callable[[], None],
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self.db = db
+        #: Where HTTP operators' URLs may point (checked when an operation is created or updated).
+        self.outbound = outbound
         self.default_max_concurrent = default_max_concurrent
         self._on_change = on_change
 
@@ -102,9 +112,17 @@ class Catalog:
 
     def create_operation(self, body: Any) -> JSONDict:
         """``POST /workflow/operation``: the operation and its singleton stage ``_<Name>``."""
-        body = records.validate_operation_request(body)
+        body = self._check_urls(records.validate_operation_request(body))
         with self.db.write() as conn:
             return self._create_operation(conn, body)
+
+    def _check_urls(self, body: JSONDict) -> JSONDict:
+        """Refuse HTTP operators aimed at loopback, link-local or private addresses (``MIE_OUTBOUND_ALLOW``)."""
+        for key in ("StartLambdaArn", "MonitorLambdaArn"):
+            arn = body.get(key)
+            if isinstance(arn, str) and arn.startswith(("http://", "https://")):
+                self.outbound.check(arn, key)
+        return body
 
     def _create_operation(self, conn: Connection, body: JSONDict) -> JSONDict:
         name = body["Name"]
@@ -125,7 +143,7 @@ class Catalog:
 
     def update_operation(self, body: Any) -> JSONDict:
         """``PUT /workflow/operation``: replace an operation; stages and workflows using it follow."""
-        body = records.validate_operation_request(body)
+        body = self._check_urls(records.validate_operation_request(body))
         name = body["Name"]
         with self.db.write() as conn:
             previous = _get(conn, operations, name)

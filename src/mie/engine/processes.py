@@ -102,10 +102,50 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="mie-parent-watch", daemon=True).start()
 
 
-def _child_main(conn: Connection, factory: ResourceFactory, parent_pid: int | None = None) -> None:
+def limit_memory(memory_mb: int) -> bool:
+    """Cap this process's address space at ``memory_mb`` MiB (``RLIMIT_AS``); False where that is not possible.
+
+    Past the cap an allocation fails in the operator (``MemoryError`` in Python, an allocation error in numpy,
+    torch or onnxruntime) and fails that task, instead of the kernel's OOM killer picking a victim, possibly the
+    server. Address space, not resident memory, is what the kernel can bound per process: shared libraries and
+    thread stacks count too (torch, onnxruntime, dlib and OpenCV together map about 0.9 GiB before any work).
+    """
+    if memory_mb <= 0:
+        return False
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return False
+    limit = memory_mb * 2**20
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        log.warning("could not limit worker process memory to %d MiB", memory_mb)
+        return False
+    return True
+
+
+def _memory_message(outcome: Outcome, run: TaskRun, memory_mb: int) -> Outcome:
+    """Say which limit a ``MemoryError`` ran into (Python's own message is empty)."""
+    if memory_mb <= 0 or not (outcome.error or "").startswith("MemoryError"):
+        return outcome
+    return replace(
+        outcome,
+        error=(
+            f"MemoryError: {run.operation} ran out of memory in its worker process, which may use {memory_mb} MiB "
+            "(MIE_WORKER_MEMORY_MB)"
+        ),
+    )
+
+
+def _child_main(conn: Connection, factory: ResourceFactory, parent_pid: int | None = None, memory_mb: int = 0) -> None:
     """Worker process: build resources once, then run calls until told to stop."""
     if parent_pid is not None:
         _die_with_parent(parent_pid)
+    limit_memory(memory_mb)
     # There are as many worker processes as CPUs, running operators side by side: one compute thread each. Pools
     # sized to every core in every process would oversubscribe the CPUs several times over and spin against each
     # other (measured: a video stage three times slower). Set before any numeric library is imported.
@@ -133,7 +173,7 @@ def _child_main(conn: Connection, factory: ResourceFactory, parent_pid: int | No
                 faces=resources.faces,
                 people=resources.people,
             )
-            conn.send(outcome)
+            conn.send(_memory_message(outcome, run, memory_mb))
     finally:
         resources.db.dispose()
 
@@ -153,11 +193,14 @@ def _ensure_registered(registry: OperatorRegistry, ref: str) -> None:
 class _Worker:
     """One worker process and the thread in this process that waits for its answers."""
 
-    def __init__(self, factory: ResourceFactory, index: int) -> None:
+    def __init__(self, factory: ResourceFactory, index: int, memory_mb: int = 0) -> None:
         parent, child = _CTX.Pipe()
         self.conn = parent
         self.process: SpawnProcess = _CTX.Process(
-            target=_child_main, args=(child, factory, os.getpid()), name=f"mie-process-worker-{index}", daemon=True
+            target=_child_main,
+            args=(child, factory, os.getpid(), memory_mb),
+            name=f"mie-process-worker-{index}",
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -176,8 +219,12 @@ class _Worker:
 class ProcessWorkers:
     """A small pool of worker processes; calls beyond its size wait in order."""
 
-    def __init__(self, size: int, factory: ResourceFactory, done: Callable[[TaskRun, Outcome], None]) -> None:
+    def __init__(
+        self, size: int, factory: ResourceFactory, done: Callable[[TaskRun, Outcome], None], *, memory_mb: int = 0
+    ) -> None:
         self._size = max(1, size)
+        #: Address-space limit of each worker process in MiB (``MIE_WORKER_MEMORY_MB``; 0: none).
+        self._memory_mb = memory_mb
         self._factory = factory
         self._done = done
         self._lock = threading.Lock()
@@ -212,7 +259,7 @@ class ProcessWorkers:
                     index = self._count
             if worker is None:
                 try:
-                    worker = self._spawner.submit(_Worker, self._factory, index).result()
+                    worker = self._spawner.submit(_Worker, self._factory, index, self._memory_mb).result()
                 except Exception as exc:  # cannot start a process: fail the call, not the scheduler
                     log.exception("could not start a worker process")
                     self._done(run, error_outcome(run.task_id, run.token, exc))
@@ -245,10 +292,15 @@ class ProcessWorkers:
             if mine:
                 # The process died under the call (out of memory, a crash in native code): say so.
                 code = worker.process.exitcode
+                hint = (
+                    f"; it may use {self._memory_mb} MiB (MIE_WORKER_MEMORY_MB), running out is a likely cause"
+                    if self._memory_mb > 0
+                    else ""
+                )
                 outcome = error_outcome(
                     run.task_id,
                     run.token,
-                    RuntimeError(f"the worker process running {run.operation} died (exit code {code})"),
+                    RuntimeError(f"the worker process running {run.operation} died (exit code {code}){hint}"),
                 )
             else:
                 return  # killed on purpose (timeout, cancel): the scheduler already reported the task

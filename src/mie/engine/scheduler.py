@@ -402,7 +402,9 @@ class Scheduler:
         if definition is not None and definition.isolation == "process" and self._process_factory is not None:
             if self._processes is None:
                 size = self.settings.process_workers or os.cpu_count() or 1
-                self._processes = ProcessWorkers(size, self._process_factory, self._finished)
+                self._processes = ProcessWorkers(
+                    size, self._process_factory, self._finished, memory_mb=self.settings.worker_memory_mb
+                )
             self._processes.submit(run, definition_ref(definition))
             return
         self._workers.submit(run)

@@ -19,6 +19,7 @@ import httpx
 from mie.errors import OperatorError, OperatorTimeoutError, describe
 from mie.operators.context import OperatorContext, Runtime
 from mie.operators.definition import EXECUTING
+from mie.operators.outbound import STRICT, OutboundPolicy, OutboundRefusedError
 from mie.operators.registry import LambdaContext, Target
 from mie.types import JSONDict
 
@@ -50,7 +51,9 @@ def invoke(target: Target, event: JSONDict, runtime: Runtime, *, timeout: float 
         if target.kind == "native":
             return _invoke_native(target, event, runtime)
         if target.kind == "http":
-            return _invoke_http(target.arn, event, timeout or DEFAULT_HTTP_TIMEOUT, deadline=runtime.deadline)
+            return _invoke_http(
+                target.arn, event, timeout or DEFAULT_HTTP_TIMEOUT, deadline=runtime.deadline, outbound=target.outbound
+            )
         assert target.handler is not None
         result = target.handler(event, LambdaContext(str(event.get("Name", target.arn)), timeout or 900.0))
     return _check_output(result)
@@ -96,7 +99,13 @@ def _check_output(result: Any) -> JSONDict:
     return result
 
 
-def _invoke_http(url: str, event: JSONDict, timeout: float, *, deadline: float | None = None) -> JSONDict:
+def _invoke_http(
+    url: str, event: JSONDict, timeout: float, *, deadline: float | None = None, outbound: OutboundPolicy = STRICT
+) -> JSONDict:
+    try:
+        pinned = outbound.pin(url)
+    except OutboundRefusedError as exc:
+        raise OperatorError(f"HTTP operator refused: {exc}") from exc
     started = time.monotonic()
     wait = timeout
     if deadline is not None:
@@ -105,12 +114,14 @@ def _invoke_http(url: str, event: JSONDict, timeout: float, *, deadline: float |
         # The margin is generous because a loaded machine delays both clocks' reactions.
         wait = max(0.05, min(timeout, deadline - started - min(1.0, 0.3 * timeout)))
     try:
-        response = httpx.post(
-            url,
-            json=event,
-            timeout=httpx.Timeout(wait, connect=min(10.0, wait)),
-            headers={"User-Agent": "mie-engine", "X-MIE-Operator": str(event.get("Name", ""))},
-        )
+        # Sent to the address that was checked (pinned), not to whatever the name resolves to a moment later.
+        with httpx.Client(timeout=httpx.Timeout(wait, connect=min(10.0, wait))) as client:
+            response = client.post(
+                pinned.url,
+                json=event,
+                headers={"User-Agent": "mie-engine", "X-MIE-Operator": str(event.get("Name", "")), **pinned.headers},
+                extensions=pinned.extensions,
+            )
     except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         raise OperatorError(
             f"HTTP operator {url} could not be reached within {min(10.0, wait):g} s ({type(exc).__name__})",

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from mie.errors import OperatorError, describe
 from mie.operators.definition import MONITOR_SUFFIX, OperatorDefinition
+from mie.operators.outbound import STRICT, OutboundPolicy
 from mie.types import JSONDict
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,16 @@ class Target:
     handler: Handler | None = None
     definition: OperatorDefinition | None = None
     monitor: bool = False
+    #: Where an HTTP target may connect (``MIE_OUTBOUND_ALLOW``).
+    outbound: OutboundPolicy = STRICT
 
 
 class OperatorRegistry:
     """Named handlers and native definitions, plus on-demand import of ``python:`` handlers (cached)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, outbound: OutboundPolicy = STRICT) -> None:
+        #: Where HTTP operators may connect (loopback, link-local and private addresses need ``MIE_OUTBOUND_ALLOW``).
+        self.outbound = outbound
         self._handlers: dict[str, Handler] = {}
         self._definitions: dict[str, OperatorDefinition] = {}
         self._sources: dict[str, str] = {}
@@ -149,7 +154,7 @@ class OperatorRegistry:
                 self._handlers[arn] = handler
             return Target("lambda", arn, handler=handler)
         if arn.startswith(("http://", "https://")):
-            return Target("http", arn)
+            return Target("http", arn, outbound=self.outbound)
         if arn.startswith("arn:"):
             function = arn.rsplit(":", 1)[-1]
             with self._lock:

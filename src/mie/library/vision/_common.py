@@ -31,6 +31,15 @@ T = TypeVar("T")
 PIP_HINT = "pip install 'media-insights-engine[vision]'"
 #: Images with more pixels than this are refused before decoding (Pillow's own decompression-bomb limit).
 MAX_PIXELS = 178_956_970
+#: Most memory (bytes) decoding one image may take at full size, conversions included (see ``decode_cost``).
+#: A PNG is small on disk whatever its size in pixels (a 13000x13000 palette PNG of one colour is 0.2 MB), and
+#: only JPEGs can be decoded at reduced scale: beyond this the image is refused rather than decoded. 256 MiB keeps
+#: RGB photos up to ~67 megapixels, palette images up to ~30 and 8-bit greyscale ones up to MAX_PIXELS.
+MAX_DECODE_BYTES = 256 * 2**20
+#: Bytes per pixel of Pillow's in-memory modes (every multi-band mode takes 4).
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+#: Modes ``Image.reduce`` has a kernel for (the others are converted, at full size, first).
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F")
 #: Sampling rate used when a video has no ``Frames`` media from ``Thumbnail`` and frames are decoded here.
 DEFAULT_FPS = media_frames.DEFAULT_FPS
 
@@ -108,10 +117,19 @@ def load_image(path: Path, max_side: int) -> Image.Image:
                 # both sides at least the requested ones, so ask for the scaled size, not a square.)
                 scale = max_side / max(width, height)
                 image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            cost = decode_cost(image.mode, image.size, reduce=max(image.size) // max_side >= 2)
+            if cost > MAX_DECODE_BYTES:
+                # Checked before load(): the header says how large the pixels will be, and nothing is decoded yet.
+                raise OperatorError(
+                    f"the input image {path.name} is {width}x{height} ({image.format or 'image'}, mode {image.mode}): "
+                    f"decoding it would take about {cost / 2**20:.0f} MiB, above the limit of "
+                    f"{MAX_DECODE_BYTES / 2**20:.0f} MiB per image (only JPEGs are decoded at reduced scale); "
+                    "scale it down or save it as JPEG"
+                )
             image.load()
             factor = max(image.size) // max_side
             if factor >= 2:
-                if image.mode not in ("L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F"):
+                if image.mode not in _REDUCIBLE:
                     # reduce() has no kernel for bilevel, palette or 16-bit images ("image has wrong mode"): take
                     # them to the smallest mode that keeps the picture first (greyscale stays one channel).
                     image = image.convert("L") if image.mode == "1" else _to_rgb(image)
@@ -132,6 +150,16 @@ def load_image(path: Path, max_side: int) -> Image.Image:
     except (OSError, ValueError, SyntaxError) as exc:
         raise OperatorError(f"the input image {path.name} is corrupt or truncated: {exc}") from exc
     return image
+
+
+def decode_cost(mode: str, size: tuple[int, int], *, reduce: bool) -> int:
+    """Bytes :func:`load_image` holds at once at full size for an image of ``mode`` and ``size``: the decoded
+    pixels, plus the RGB (and RGBA) copies a mode without a ``reduce`` kernel is converted to before reducing."""
+    pixels = size[0] * size[1]
+    cost = pixels * _BYTES_PER_PIXEL.get(mode, 4)
+    if reduce and mode not in _REDUCIBLE:
+        cost += pixels * (8 if mode in ("P", "PA") else 4)  # RGB; palette images may go through RGBA first
+    return cost
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
