@@ -213,7 +213,10 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
-        self.conn.close()
+        # The call thread waiting in recv() on this pipe may be closing it at the same moment (its worker died
+        # under it): a second close of the same descriptor is EBADF, and the pipe is closed either way.
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 class ProcessWorkers:
