@@ -417,6 +417,20 @@ def test_name_the_person_of_the_photo_on_the_people_page(
     page.locator("#asset-people a", has_text="Eileen Collins").wait_for()
     # The stored peopleRecognition result was stored again with the name: the box over the face says it.
     page.locator(".box-name", has_text="Eileen Collins").first.wait_for()
+    # Split the photo's face off into a new person, then merge the named one back into it: the name follows.
+    page.goto(f"/people/{person_id}")
+    page.check(f"#split input[value='{face['FaceId']}']")
+    page.click("#split-button")
+    page.wait_for_url(lambda url: "/people/" in url and not url.endswith(person_id))
+    new_id = page.url.rsplit("/", 1)[-1]
+    assert page.locator("#person-name").inner_text() == "unnamed"
+    assert [f["FaceId"] for f in client.get(f"/api/people/{new_id}").json()["Faces"]] == [face["FaceId"]]
+    page.select_option("#merge-people", person_id)
+    page.click("#merge button[type=submit]")
+    page.locator("#person-name", has_text="Eileen Collins").wait_for()
+    assert page.url.endswith(f"/people/{new_id}")
+    assert client.get(f"/api/people/{person_id}").status_code == 404
+    assert page.locator(f"#split input[value='{face['FaceId']}']").count() == 1
     page.goto("/people?q=eileen")
     assert page.locator(".card.person").count() == 1
     page.locator(".card.person .face.drawn").first.wait_for()
