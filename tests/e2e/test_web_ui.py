@@ -378,6 +378,65 @@ def test_image_upload_gets_boxes_over_the_image(
     assert drawn["width"] == pytest.approx(expected["Width"] * width, abs=2)
 
 
+@pytest.mark.timeout(120)
+def test_name_the_person_of_the_photo_on_the_people_page(
+    page: Any, client: httpx.Client, server: MieServer, state: dict[str, Any]
+) -> None:
+    image_id = state["image_id"]
+    seen = client.get(f"/api/people/asset/{image_id}").json()["People"]
+    assert seen, "peopleRecognitionImage (CasImageWorkflow's PeopleStage) found nobody on the astronaut photo"
+    person_id = seen[0]["PersonId"]
+    face = next(f for f in seen[0]["Faces"] if f["AssetId"] == image_id)
+    page.goto("/")
+    page.click("nav a:text-is('People')")
+    page.wait_for_url(f"{server.base_url}/people")
+    card = page.locator(f".card.person[data-person='{person_id}']")
+    frame = card.locator(".face.drawn")
+    frame.wait_for()
+    # The crop: the face box's centre is the frame's centre (the image scaled and shifted in its frame).
+    shown, drawn = frame.bounding_box(), frame.locator("img").bounding_box()
+    box = face["BoundingBox"]
+    assert drawn["x"] + (box["Left"] + box["Width"] / 2) * drawn["width"] == pytest.approx(
+        shown["x"] + shown["width"] / 2, abs=2
+    )
+    assert drawn["y"] + (box["Top"] + box["Height"] / 2) * drawn["height"] == pytest.approx(
+        shown["y"] + shown["height"] / 2, abs=2
+    )
+    assert drawn["width"] > shown["width"]
+    card.click()
+    page.wait_for_url(f"{server.base_url}/people/{person_id}")
+    assert page.locator(f"#assets .card[data-asset='{image_id}']").count() == 1
+    assert page.locator("#person-name").inner_text() == "unnamed"
+    page.fill("#name", "Eileen Collins")
+    page.click("#rename button[type=submit]")
+    page.locator("#person-name", has_text="Eileen Collins").wait_for()
+    assert client.get(f"/api/people/{person_id}").json()["Name"] == "Eileen Collins"
+    page.locator("#split .face.drawn").first.wait_for()
+    screenshot(page, "person")
+    page.goto(f"/assets/{image_id}")
+    page.locator("#asset-people a", has_text="Eileen Collins").wait_for()
+    # The stored peopleRecognition result was stored again with the name: the box over the face says it.
+    page.locator(".box-name", has_text="Eileen Collins").first.wait_for()
+    # Split the photo's face off into a new person, then merge the named one back into it: the name follows.
+    page.goto(f"/people/{person_id}")
+    page.check(f"#split input[value='{face['FaceId']}']")
+    page.click("#split-button")
+    page.wait_for_url(lambda url: "/people/" in url and not url.endswith(person_id))
+    new_id = page.url.rsplit("/", 1)[-1]
+    assert page.locator("#person-name").inner_text() == "unnamed"
+    assert [f["FaceId"] for f in client.get(f"/api/people/{new_id}").json()["Faces"]] == [face["FaceId"]]
+    page.select_option("#merge-people", person_id)
+    page.click("#merge button[type=submit]")
+    page.locator("#person-name", has_text="Eileen Collins").wait_for()
+    assert page.url.endswith(f"/people/{new_id}")
+    assert client.get(f"/api/people/{person_id}").status_code == 404
+    assert page.locator(f"#split input[value='{face['FaceId']}']").count() == 1
+    page.goto("/people?q=eileen")
+    assert page.locator(".card.person").count() == 1
+    page.locator(".card.person .face.drawn").first.wait_for()
+    screenshot(page, "people")
+
+
 def test_pages_fit_a_phone(playwright_browser: Any, server: MieServer, state: dict[str, Any]) -> None:
     phone = playwright_browser.new_context(
         base_url=server.base_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
@@ -389,7 +448,7 @@ def test_pages_fit_a_phone(playwright_browser: Any, server: MieServer, state: di
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.base_url}/")
         for path in ("/", f"/assets/{state['asset_id']}", f"/assets/{state['image_id']}", "/search?q=lighthouse",
-                     "/executions", "/jobs", "/workflows"):  # fmt: skip
+                     "/executions", "/jobs", "/workflows", "/people"):  # fmt: skip
             page.goto(path)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow} px wider than the phone's screen"
@@ -486,7 +545,14 @@ def test_pages_keep_to_their_content_security_policy(
         page.fill("#key", API_KEY)
         page.click("button[type=submit]")
         page.wait_for_url(f"{server.base_url}/")
-        for path in ("/", "/search?q=lighthouse", "/executions", "/jobs", "/workflows?name=CasVideoWorkflow"):
+        for path in (
+            "/",
+            "/search?q=lighthouse",
+            "/executions",
+            "/jobs",
+            "/workflows?name=CasVideoWorkflow",
+            "/people",
+        ):
             page.goto(path)
             page.wait_for_load_state("load")
         page.goto("/api/docs")

@@ -20,7 +20,7 @@ def install(app: FastAPI) -> None:
     """Mount the static files, the offline API docs and the pages on ``app`` (after the API routers)."""
     from urllib.parse import quote
 
-    from mie.web import admin, pages, stream
+    from mie.web import admin, pages, people, stream
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -44,5 +44,6 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(f"/login?next={quote(exc.target, safe='/')}", status_code=303)
 
     app.include_router(pages.router)
+    app.include_router(people.router)
     app.include_router(admin.router)
     app.include_router(stream.router)

@@ -183,6 +183,8 @@ def playlists(job: dict[str, Any]) -> list[str]:
 @router.get("/assets/{asset_id}")
 def asset_page(request: Request, asset_id: str) -> HTMLResponse:
     """One asset: player (or image) with overlays, timeline, transcript, captions, results, downloads."""
+    from mie.web.people import asset_people  # mie.web.people renders with this module's render()
+
     require_session(request)
     svc = services(request)
     asset = svc.dataplane.get_asset(asset_id)
@@ -213,7 +215,7 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
         play=play, runs=shown, insights=insights, blob=blob, technical=technical(results),
         tracks=caption_tracks(asset_id, results, insights.captions),
         downloads=_downloads(svc, asset, media, results), hls=_hls_outputs(svc, asset_id),
-        workflows=sorted(w["Name"] for w in svc.catalog.list_workflows()),
+        workflows=sorted(w["Name"] for w in svc.catalog.list_workflows()), people=asset_people(request, asset_id),
     )  # fmt: skip
 
 
