@@ -227,6 +227,118 @@ class JobRequest(BaseModel):
     StatusUpdateInterval: str | None = Field(None, description="e.g. SECONDS_10")
 
 
+# Face collections (Rekognition's calls) and people ------------------------------------------------------------
+
+_COLLECTION = Field(description="1-255 of a-z A-Z 0-9 _ . -")
+
+
+class CollectionRequest(BaseModel):
+    """``create_collection``, ``describe_collection``, ``delete_collection``."""
+
+    model_config = _config({"CollectionId": "family"})
+    CollectionId: str = _COLLECTION
+
+
+class ListCollectionsRequest(BaseModel):
+    """``list_collections`` (the body may be empty)."""
+
+    model_config = _config({"MaxResults": 10})
+    NextToken: str | None = Field(None, description="the NextToken of the previous page")
+    MaxResults: int | None = Field(None, ge=0, description="page size")
+
+
+class FaceS3Object(BaseModel):
+    """An object of the object store, named as Rekognition names it."""
+
+    model_config = ConfigDict(extra="allow")
+    Bucket: str = Field(description="bucket name")
+    Name: str = Field(description="object key")
+
+
+class FaceImage(BaseModel):
+    """One of ``Bytes`` (base64), ``S3Object`` or ``AssetId`` (the image of a data-plane asset)."""
+
+    model_config = ConfigDict(extra="allow")
+    Bytes: str | None = Field(None, description="the image file, base64")
+    S3Object: FaceS3Object | None = Field(None, description="an object of the object store")
+    AssetId: str | None = Field(None, description="an Image asset of the data plane")
+
+
+class IndexFacesRequest(BaseModel):
+    """``index_faces``: detect the faces of an image and add them to a collection."""
+
+    model_config = _config(
+        {"CollectionId": "family", "Image": {"S3Object": {"Bucket": "dataplane", "Name": "upload/photo.jpg"}}}
+    )
+    CollectionId: str = _COLLECTION
+    Image: FaceImage = Field(description="the image")
+    ExternalImageId: str | None = Field(None, description="your id for the image, kept with its faces")
+    MaxFaces: int | None = Field(None, ge=1, description="most faces indexed, largest first")
+    QualityFilter: Literal["NONE", "AUTO", "LOW", "MEDIUM", "HIGH"] | None = Field(
+        None, description="drop faces detected with less confidence (default AUTO)"
+    )
+
+
+class ListFacesRequest(BaseModel):
+    """``list_faces``."""
+
+    model_config = _config({"CollectionId": "family", "MaxResults": 100})
+    CollectionId: str = _COLLECTION
+    NextToken: str | None = Field(None, description="the NextToken of the previous page")
+    MaxResults: int | None = Field(None, ge=0, description="page size")
+
+
+class DeleteFacesRequest(BaseModel):
+    """``delete_faces``."""
+
+    model_config = _config({"CollectionId": "family", "FaceIds": ["0b683aed-a0f1-48b2-9b5e-139e9cc2a757"]})
+    CollectionId: str = _COLLECTION
+    FaceIds: list[str] = Field(min_length=1, max_length=4096, description="ids of the faces to delete")
+
+
+class SearchFacesByImageRequest(BaseModel):
+    """``search_faces_by_image``: the faces of a collection that match the largest face of an image."""
+
+    model_config = _config(
+        {"CollectionId": "family", "Image": {"S3Object": {"Bucket": "dataplane", "Name": "upload/photo.jpg"}}}
+    )
+    CollectionId: str = _COLLECTION
+    Image: FaceImage = Field(description="the image")
+    MaxFaces: int | None = Field(None, ge=1, description="most matches")
+    FaceMatchThreshold: float | None = Field(None, ge=0, le=100, description="least similarity, 0-100")
+
+
+class SearchFacesRequest(BaseModel):
+    """``search_faces``: the faces of a collection that match an indexed face."""
+
+    model_config = _config({"CollectionId": "family", "FaceId": "0b683aed-a0f1-48b2-9b5e-139e9cc2a757"})
+    CollectionId: str = _COLLECTION
+    FaceId: str = Field(description="an indexed face")
+    MaxFaces: int | None = Field(None, ge=1, description="most matches")
+    FaceMatchThreshold: float | None = Field(None, ge=0, le=100, description="least similarity, 0-100")
+
+
+class NamePersonRequest(BaseModel):
+    """``PUT /people/{id}`` or ``POST /people/{id}/name``: ``null`` forgets the name."""
+
+    model_config = _config({"Name": "Eileen Collins"})
+    Name: str | None = Field(description="the person's name, or null")
+
+
+class PersonIdsRequest(BaseModel):
+    """``POST /people/{id}/merge``: people merged into this one."""
+
+    model_config = _config({"PersonIds": ["5d1b4c1e-9d5b-4a4f-8a55-0d6b2b7f3c11"]})
+    PersonIds: list[str] = Field(min_length=1, description="ids of the people to merge in")
+
+
+class FaceIdsRequest(BaseModel):
+    """``POST /people/{id}/split``: faces moved to a new person."""
+
+    model_config = _config({"FaceIds": ["0b683aed-a0f1-48b2-9b5e-139e9cc2a757"]})
+    FaceIds: list[str] = Field(min_length=1, description="ids of the faces to move")
+
+
 #: Every model published in ``components.schemas``.
 MODELS: tuple[type[BaseModel], ...] = (
     OperationRequest,
@@ -242,6 +354,16 @@ MODELS: tuple[type[BaseModel], ...] = (
     CheckoutRequest,
     SubscriptionRequest,
     JobRequest,
+    CollectionRequest,
+    ListCollectionsRequest,
+    IndexFacesRequest,
+    ListFacesRequest,
+    DeleteFacesRequest,
+    SearchFacesByImageRequest,
+    SearchFacesRequest,
+    NamePersonRequest,
+    PersonIdsRequest,
+    FaceIdsRequest,
 )
 
 
