@@ -200,3 +200,10 @@ def test_face_collection_examples_are_accepted(client: TestClient, doc: dict[str
             assert set(refused.json()) == {"Code", "Message"}
         response = client.post(f"{base}/{call}", json=body)
         assert response.status_code == 200, (call, response.text)
+
+
+def test_document_needs_no_key(services: Services) -> None:
+    with TestClient(services.app()) as anonymous:
+        response = anonymous.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert "ExecutionRequest" in response.json()["components"]["schemas"]
