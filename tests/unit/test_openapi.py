@@ -207,3 +207,38 @@ def test_document_needs_no_key(services: Services) -> None:
         response = anonymous.get("/api/openapi.json")
     assert response.status_code == 200
     assert "ExecutionRequest" in response.json()["components"]["schemas"]
+
+
+SERVICE_CALLS: list[tuple[str, str, set[str]]] = [
+    ("transcribe/create_vocabulary", "CreateVocabularyRequest", {"vocabulary_name", "language_code"}),
+    ("transcribe/get_vocabulary", "VocabularyNameRequest", {"vocabulary_name"}),
+    ("transcribe/download_vocabulary", "VocabularyNameRequest", {"vocabulary_name"}),
+    ("transcribe/delete_vocabulary", "VocabularyNameRequest", {"vocabulary_name"}),
+    ("translate/create_terminology", "CreateTerminologyRequest", {"terminology_name", "terminology_csv"}),
+    ("translate/get_terminology", "TerminologyNameRequest", {"terminology_name"}),
+    ("translate/download_terminology", "TerminologyNameRequest", {"terminology_name"}),
+    ("translate/delete_terminology", "TerminologyNameRequest", {"terminology_name"}),
+    # Named by Name or parallel_data_name: neither key alone is required.
+    ("translate/create_parallel_data", "CreateParallelDataRequest", set()),
+    ("translate/get_parallel_data", "ParallelDataNameRequest", set()),
+    ("translate/download_parallel_data", "ParallelDataNameRequest", set()),
+    ("translate/delete_parallel_data", "ParallelDataNameRequest", set()),
+]
+
+
+def test_service_examples_are_accepted(client: TestClient, doc: dict[str, Any]) -> None:
+    """The vocabulary, terminology and parallel-data calls, in order, each with its documented example."""
+    for call, name, required in SERVICE_CALLS:
+        path = f"/api/service/{call}"
+        assert doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{name}"
+        }
+        assert set(schema_of(doc, name).get("required", [])) == required
+        body = example(doc, name)
+        for key in sorted(required):
+            refused = client.post(path, json={k: v for k, v in body.items() if k != key})
+            assert refused.status_code == 400, (call, key, refused.text)
+            assert set(refused.json()) == {"Code", "Message"}
+        response = client.post(path, json=body)
+        assert response.status_code == 200, (call, response.text)
+    assert doc["paths"]["/api/service/transcribe/describe_language_model"]["post"]["requestBody"]

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from mie.api import schemas_services
 from mie.api.deps import require_key
 
 _NAME = "1-128 of A-Z a-z 0-9 _ - ., not starting with - or ."
@@ -364,6 +365,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     NamePersonRequest,
     PersonIdsRequest,
     FaceIdsRequest,
+    *schemas_services.MODELS,
 )
 
 
