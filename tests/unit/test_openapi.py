@@ -242,3 +242,17 @@ def test_service_examples_are_accepted(client: TestClient, doc: dict[str, Any]) 
         response = client.post(path, json=body)
         assert response.status_code == 200, (call, response.text)
     assert doc["paths"]["/api/service/transcribe/describe_language_model"]["post"]["requestBody"]
+
+
+def test_subscription_and_job_examples_are_accepted(client: TestClient, doc: dict[str, Any]) -> None:
+    subscription = client.post("/api/notifications", json=example(doc, "SubscriptionRequest"))
+    assert subscription.status_code == 200, subscription.text
+    assert subscription.json()["Kind"] == "webhook"
+    # Exactly one of Url or Email: the engine's message, as before.
+    refused = client.post("/api/notifications", json={"Events": ["execution"]})
+    assert refused.json()["Message"] == (
+        "BadRequestError: give exactly one of Url (a webhook) or Email (an e-mail address)"
+    )
+    job = client.post("/api/jobs", json=example(doc, "JobRequest"))
+    assert job.status_code == 201, job.text
+    client.post(f"/api/jobs/{job.json()['Job']['id']}/cancel")  # nothing to transcode in this test

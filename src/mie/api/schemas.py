@@ -217,7 +217,20 @@ class JobRequest(BaseModel):
                             "Type": "FILE_GROUP_SETTINGS",
                             "FileGroupSettings": {"Destination": "s3://dataplane/out/clip"},
                         },
-                        "Outputs": [{"ContainerSettings": {"Container": "MP4"}, "NameModifier": "_small"}],
+                        "Outputs": [
+                            {
+                                "NameModifier": "_small",
+                                "ContainerSettings": {"Container": "MP4"},
+                                "VideoDescription": {
+                                    "Width": 640,
+                                    "Height": 360,
+                                    "CodecSettings": {
+                                        "Codec": "H_264",
+                                        "H264Settings": {"RateControlMode": "CBR", "Bitrate": 1000000},
+                                    },
+                                },
+                            }
+                        ],
                     }
                 ],
             }
