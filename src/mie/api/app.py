@@ -20,6 +20,7 @@ from mie.api import (
     notifications,
     operators,
     people,
+    schemas,
     search,
     transcribe,
     translate,
@@ -76,14 +77,18 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    app.include_router(workflow.public, prefix="/api")
-    app.include_router(dataplane.public, prefix="/api/dataplane")
-    app.include_router(dataplane.router, prefix="/api/dataplane")
-    app.include_router(workflow.router, prefix="/api")
-    app.include_router(operators.router, prefix="/api")
-    for router, prefix in ROUTERS:
+    mounted = (
+        (workflow.public, "/api"),
+        (dataplane.public, "/api/dataplane"),
+        (dataplane.router, "/api/dataplane"),
+        (workflow.router, "/api"),
+        (operators.router, "/api"),
+        *ROUTERS,
+        (workflow.fallback, "/api"),
+    )
+    for router, prefix in mounted:
         app.include_router(router, prefix=prefix)
-    app.include_router(workflow.fallback, prefix="/api")
+    schemas.install(app, mounted)  # request-body schemas and API-key security in /api/openapi.json
 
     # The web UI: pages at /, the offline API docs at /api/docs, static files at /static.
     web.install(app)

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 import mie
+from mie.api import schemas
 from mie.api.bodies import MAX_SEQ
 from mie.api.deps import json_body, page_params, require_key, services, set_next
 from mie.api.uploads import receive_upload
@@ -51,7 +52,7 @@ def version() -> JSONDict:
     return {"ApiVersion": mie.DATAPLANE_API_VERSION, "FrameworkVersion": f"v{mie.__version__}"}
 
 
-@router.post("/upload")
+@router.post("/upload", openapi_extra=schemas.body(schemas.S3Location))
 def upload(request: Request, body: Body) -> JSONDict:
     """A URL and form fields for uploading one object with a multipart POST (like an S3 presigned POST)."""
     bucket, key = _location(body)
@@ -59,7 +60,7 @@ def upload(request: Request, body: Body) -> JSONDict:
     return svc.dataplane.upload_form(bucket, key, _base_url(request), svc.settings.max_upload_bytes)
 
 
-@router.post("/download")
+@router.post("/download", openapi_extra=schemas.body(schemas.S3Location))
 def download(request: Request, body: Body) -> str:
     """A signed URL that serves the object's bytes (with HTTP range requests)."""
     bucket, key = _location(body)
@@ -72,7 +73,7 @@ def media_path(request: Request, asset_id: str, workflow_id: str) -> JSONDict:
     return services(request).dataplane.media_path(asset_id, workflow_id)
 
 
-@router.post("/create")
+@router.post("/create", openapi_extra=schemas.body(schemas.CreateAssetRequest))
 def create_asset(request: Request, body: Body) -> JSONDict:
     """Make an uploaded object an asset: ``{"Input": {"S3Bucket", "S3Key"[, "MediaType"]}}``."""
     if not isinstance(body, dict) or not isinstance(body.get("Input"), dict):
@@ -89,7 +90,7 @@ def _flag(value: str | None, name: str) -> bool:
     return value.lower() == "true"
 
 
-@router.post("/metadata/{asset_id}")
+@router.post("/metadata/{asset_id}", openapi_extra=schemas.body(schemas.MetadataRequest))
 def store_metadata(
     request: Request, asset_id: str, body: Body, paginated: str | None = None, end: str | None = None
 ) -> JSONDict:
@@ -144,7 +145,7 @@ def delete_asset(request: Request, asset_id: str) -> str:
     return svc.dataplane.delete_asset(asset_id)
 
 
-@router.post("/checkout/{asset_id}")
+@router.post("/checkout/{asset_id}", openapi_extra=schemas.body(schemas.CheckoutRequest))
 def checkout(request: Request, asset_id: str, body: Body) -> JSONDict:
     """Lock an asset: ``{"LockedBy": user}``."""
     locked_by = body.get("LockedBy") if isinstance(body, dict) else None

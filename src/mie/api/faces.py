@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from mie.api import schemas
 from mie.api.deps import json_body, require_key, services
 from mie.errors import InvalidError, NotFoundError
 from mie.operators.faces import (
@@ -174,7 +175,7 @@ def _arn(collection_id: str) -> str:
 # Collections -----------------------------------------------------------------------------------------------------
 
 
-@router.post("/create_collection")
+@router.post("/create_collection", openapi_extra=schemas.body(schemas.CollectionRequest))
 def create_collection(request: Request, body: Body) -> JSONDict:
     """``CreateCollection``: ``{"CollectionId"}`` -> ``{"StatusCode", "CollectionArn", "FaceModelVersion"}``."""
     collection_id = check_collection_id(_object(body).get("CollectionId"))
@@ -182,7 +183,7 @@ def create_collection(request: Request, body: Body) -> JSONDict:
     return {"StatusCode": 200, "CollectionArn": _arn(collection_id), "FaceModelVersion": info.face_model_version}
 
 
-@router.post("/describe_collection")
+@router.post("/describe_collection", openapi_extra=schemas.body(schemas.CollectionRequest))
 def describe_collection(request: Request, body: Body) -> JSONDict:
     """``DescribeCollection``: ``{"CollectionId"}`` -> face count, model version, ARN, creation time."""
     info = _store(request).describe_collection(check_collection_id(_object(body).get("CollectionId")))
@@ -198,7 +199,7 @@ def _describe(info: CollectionInfo) -> JSONDict:
     }
 
 
-@router.post("/list_collections")
+@router.post("/list_collections", openapi_extra=schemas.body(schemas.ListCollectionsRequest, required=False))
 def list_collections(request: Request, body: Body) -> JSONDict:
     """``ListCollections``: ``{"MaxResults"?, "NextToken"?}`` -> ``{"CollectionIds", "FaceModelVersions"}``."""
     args = _object(body or {})
@@ -212,7 +213,7 @@ def list_collections(request: Request, body: Body) -> JSONDict:
     return result
 
 
-@router.post("/delete_collection")
+@router.post("/delete_collection", openapi_extra=schemas.body(schemas.CollectionRequest))
 def delete_collection(request: Request, body: Body) -> JSONDict:
     """``DeleteCollection``: ``{"CollectionId"}`` -> ``{"StatusCode": 200}``."""
     _store(request).delete_collection(check_collection_id(_object(body).get("CollectionId")))
@@ -222,7 +223,7 @@ def delete_collection(request: Request, body: Body) -> JSONDict:
 # Faces -----------------------------------------------------------------------------------------------------------
 
 
-@router.post("/index_faces")
+@router.post("/index_faces", openapi_extra=schemas.body(schemas.IndexFacesRequest))
 def index_faces(request: Request, body: Body) -> JSONDict:
     """``IndexFaces``: the image's faces, largest first up to ``MaxFaces``, into the collection."""
     args = _object(body)
@@ -267,7 +268,7 @@ def index_faces(request: Request, body: Body) -> JSONDict:
     }
 
 
-@router.post("/list_faces")
+@router.post("/list_faces", openapi_extra=schemas.body(schemas.ListFacesRequest))
 def list_faces(request: Request, body: Body) -> JSONDict:
     """``ListFaces``: ``{"CollectionId", "MaxResults"?, "NextToken"?}`` -> ``{"Faces", "FaceModelVersion"}``."""
     args = _object(body)
@@ -281,7 +282,7 @@ def list_faces(request: Request, body: Body) -> JSONDict:
     return result
 
 
-@router.post("/delete_faces")
+@router.post("/delete_faces", openapi_extra=schemas.body(schemas.DeleteFacesRequest))
 def delete_faces(request: Request, body: Body) -> JSONDict:
     """``DeleteFaces``: ``{"CollectionId", "FaceIds"}`` -> ``{"DeletedFaces", "UnsuccessfulFaceDeletions"}``."""
     args = _object(body)
@@ -299,7 +300,7 @@ def delete_faces(request: Request, body: Body) -> JSONDict:
     }
 
 
-@router.post("/search_faces_by_image")
+@router.post("/search_faces_by_image", openapi_extra=schemas.body(schemas.SearchFacesByImageRequest))
 def search_faces_by_image(request: Request, body: Body) -> JSONDict:
     """``SearchFacesByImage``: the image's largest face searched in the collection."""
     args = _object(body)
@@ -325,7 +326,7 @@ def search_faces_by_image(request: Request, body: Body) -> JSONDict:
     }
 
 
-@router.post("/search_faces")
+@router.post("/search_faces", openapi_extra=schemas.body(schemas.SearchFacesRequest))
 def search_faces(request: Request, body: Body) -> JSONDict:
     """``SearchFaces``: the faces of the collection like one of its faces (``FaceId``), that face left out."""
     args = _object(body)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from mie.api import schemas
 from mie.api.deps import json_body, require_key, services
 from mie.errors import NotFoundError, NotImplementedYetError
 from mie.ingest import JobsComponent
@@ -30,7 +31,7 @@ def _jobs(request: Request) -> JobService:
     return _component(request).jobs
 
 
-@router.post("/jobs", status_code=201)
+@router.post("/jobs", status_code=201, openapi_extra=schemas.body(schemas.JobRequest))
 def create_job(request: Request, body: Body) -> JSONDict:
     """CreateJob: ``{"Settings": {...}, "UserMetadata": {...}, "StatusUpdateInterval": ...}``; 400 names an
     unsupported setting. Answers ``{"Job": <job document>}``."""

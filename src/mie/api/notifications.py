@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from mie.api import schemas
 from mie.api.bodies import seq_token
 from mie.api.deps import json_body, page_params, require_key, services, set_next
 from mie.consumers.notify import Notifications
@@ -37,7 +38,7 @@ def _page(limit: int | None, token: str | None) -> tuple[int | None, int | None]
     return limit, seq_token(after)
 
 
-@router.post("")
+@router.post("", openapi_extra=schemas.body(schemas.SubscriptionRequest))
 def create_subscription(request: Request, body: Body) -> JSONDict:
     """Subscribe a webhook ``{"Url", "Events"?, "Statuses"?, "Secret"?}`` or an address ``{"Email", ...}``.
 

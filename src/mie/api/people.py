@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from mie.api import schemas
 from mie.api.deps import json_body, page_params, require_key, services, set_next
 from mie.errors import InvalidError, NotFoundError
 from mie.operators.faces import people_result
@@ -128,8 +129,8 @@ def get_person(
     return {**person.record(), "Faces": [_face(face) for face in faces], "AssetIds": assets}
 
 
-@router.put("/{person_id}")
-@router.post("/{person_id}/name")
+@router.put("/{person_id}", openapi_extra=schemas.body(schemas.NamePersonRequest))
+@router.post("/{person_id}/name", openapi_extra=schemas.body(schemas.NamePersonRequest))
 def name_person(request: Request, person_id: str, body: Body) -> JSONDict:
     """Name a person: ``{"Name": "Eileen Collins"}`` (``null`` forgets the name)."""
     if not isinstance(body, dict) or "Name" not in body:
@@ -139,7 +140,7 @@ def name_person(request: Request, person_id: str, body: Body) -> JSONDict:
     return _answer(request, people, person, [person_id])
 
 
-@router.post("/{person_id}/merge")
+@router.post("/{person_id}/merge", openapi_extra=schemas.body(schemas.PersonIdsRequest))
 def merge_people(request: Request, person_id: str, body: Body) -> JSONDict:
     """Merge other people into this one: ``{"PersonIds": [...]}``."""
     people = _people(request)
@@ -147,7 +148,7 @@ def merge_people(request: Request, person_id: str, body: Body) -> JSONDict:
     return _answer(request, people, person, [person_id])
 
 
-@router.post("/{person_id}/split")
+@router.post("/{person_id}/split", openapi_extra=schemas.body(schemas.FaceIdsRequest))
 def split_person(request: Request, person_id: str, body: Body) -> JSONDict:
     """Move some faces of this person to a new person: ``{"FaceIds": [...]}``; answers the new person."""
     people = _people(request)

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from fastapi import APIRouter, Depends, Request
 
+from mie.api import schemas, schemas_services
 from mie.api.deps import json_body, require_key, services
 from mie.errors import ConflictError, InvalidError, NotFoundError
 from mie.types import JSONDict
@@ -189,7 +190,7 @@ def _summary(record: JSONDict) -> JSONDict:
 # Routes ----------------------------------------------------------------------------------------------------------
 
 
-@router.post("/create_vocabulary")
+@router.post("/create_vocabulary", openapi_extra=schemas.body(schemas_services.CreateVocabularyRequest))
 def create_vocabulary(request: Request, body: Body) -> JSONDict:
     """Create a custom vocabulary from ``{"vocabulary_name", "language_code", "s3uri"}`` (or ``"phrases"``)."""
     name = _name(body)
@@ -234,7 +235,7 @@ def create_vocabulary(request: Request, body: Body) -> JSONDict:
     return _summary(record)
 
 
-@router.post("/get_vocabulary")
+@router.post("/get_vocabulary", openapi_extra=schemas.body(schemas_services.VocabularyNameRequest))
 def get_vocabulary(request: Request, body: Body) -> JSONDict:
     """Describe one vocabulary; ``DownloadUri`` serves its table for a limited time."""
     record = _record(request, _name(body))
@@ -244,7 +245,7 @@ def get_vocabulary(request: Request, body: Body) -> JSONDict:
     return {**_summary(record), "DownloadUri": svc.dataplane.download_url(svc.dataplane.bucket, key, base_url)}
 
 
-@router.post("/download_vocabulary")
+@router.post("/download_vocabulary", openapi_extra=schemas.body(schemas_services.VocabularyNameRequest))
 def download_vocabulary(request: Request, body: Body) -> JSONDict:
     """The vocabulary's rows: ``{"vocabulary": [{"Phrase", "IPA", "SoundsLike", "DisplayAs"}, ...]}``."""
     record = _record(request, _name(body))
@@ -258,7 +259,7 @@ def list_vocabularies(request: Request) -> JSONDict:
     return {"Vocabularies": [index[name] for name in sorted(index)]}
 
 
-@router.post("/delete_vocabulary")
+@router.post("/delete_vocabulary", openapi_extra=schemas.body(schemas_services.VocabularyNameRequest))
 def delete_vocabulary(request: Request, body: Body) -> JSONDict:
     """Delete a vocabulary."""
     name = _name(body)
@@ -278,7 +279,7 @@ def list_language_models() -> JSONDict:
     return {"Models": []}
 
 
-@router.post("/describe_language_model")
+@router.post("/describe_language_model", openapi_extra=schemas.body(schemas_services.LanguageModelRequest))
 def describe_language_model(body: Body) -> JSONDict:
     """Describe a custom language model: there are none (use a larger Whisper model via ``ModelPath`` instead)."""
     name = body.get("model_name") if isinstance(body, dict) else None

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 
+from mie.api import schemas, schemas_services
 from mie.api.deps import json_body, require_key, services
 from mie.dataplane.service import DataPlane
 from mie.errors import ConflictError, InvalidError, MieError, NotFoundError
@@ -223,7 +224,7 @@ def _arn(kind: Kind, name: str) -> str:
 # Terminologies ---------------------------------------------------------------------------------------------------
 
 
-@router.post("/create_terminology")
+@router.post("/create_terminology", openapi_extra=schemas.body(schemas_services.CreateTerminologyRequest))
 def create_terminology(request: Request, body: Body) -> JSONDict:
     """Create or overwrite (``MergeStrategy=OVERWRITE``) a terminology from ``terminology_csv``."""
     name = _name(body, "terminology_name")
@@ -259,7 +260,7 @@ def create_terminology(request: Request, body: Body) -> JSONDict:
     return {"TerminologyProperties": properties, "ResponseMetadata": _metadata()}
 
 
-@router.post("/get_terminology")
+@router.post("/get_terminology", openapi_extra=schemas.body(schemas_services.TerminologyNameRequest))
 def get_terminology(request: Request, body: Body) -> JSONDict:
     """A terminology's properties and a signed URL of its CSV."""
     store = _store(request)
@@ -267,7 +268,7 @@ def get_terminology(request: Request, body: Body) -> JSONDict:
     return {"TerminologyProperties": doc["Properties"], "TerminologyDataLocation": store.location(request, doc)}
 
 
-@router.post("/download_terminology")
+@router.post("/download_terminology", openapi_extra=schemas.body(schemas_services.TerminologyNameRequest))
 def download_terminology(request: Request, body: Body) -> JSONDict:
     """The terminology's CSV text (MIE's key is ``terminology``)."""
     store = _store(request)
@@ -292,7 +293,7 @@ def list_terminologies(request: Request) -> JSONDict:
     return {"TerminologyPropertiesList": found, "ResponseMetadata": _metadata()}
 
 
-@router.post("/delete_terminology")
+@router.post("/delete_terminology", openapi_extra=schemas.body(schemas_services.TerminologyNameRequest))
 def delete_terminology(request: Request, body: Body) -> JSONDict:
     """Delete a terminology."""
     _store(request).delete("terminology", _name(body, "terminology_name"))
@@ -334,7 +335,7 @@ def _parallel_name(body: Any) -> str:
     return _name(body, "parallel_data_name", "Name")
 
 
-@router.post("/create_parallel_data")
+@router.post("/create_parallel_data", openapi_extra=schemas.body(schemas_services.CreateParallelDataRequest))
 def create_parallel_data(request: Request, body: Body) -> JSONDict:
     """Create parallel data (a translation memory) from ``ParallelDataConfig.S3Uri`` or ``parallel_data_csv``."""
     name = _name(body, "Name", "parallel_data_name")
@@ -374,7 +375,7 @@ def create_parallel_data(request: Request, body: Body) -> JSONDict:
     return {"Name": name, "Status": "ACTIVE", "ResponseMetadata": _metadata()}
 
 
-@router.post("/get_parallel_data")
+@router.post("/get_parallel_data", openapi_extra=schemas.body(schemas_services.ParallelDataNameRequest))
 def get_parallel_data(request: Request, body: Body) -> JSONDict:
     """Parallel data's properties and a signed URL of its file."""
     store = _store(request)
@@ -386,7 +387,7 @@ def get_parallel_data(request: Request, body: Body) -> JSONDict:
     }
 
 
-@router.post("/download_parallel_data")
+@router.post("/download_parallel_data", openapi_extra=schemas.body(schemas_services.ParallelDataNameRequest))
 def download_parallel_data(request: Request, body: Body) -> JSONDict:
     """The parallel data file's text (MIE's key is ``parallel_data_csv``, whatever the format)."""
     store = _store(request)
@@ -411,7 +412,7 @@ def list_parallel_data(request: Request) -> JSONDict:
     return {"ParallelDataPropertiesList": found, "ResponseMetadata": _metadata()}
 
 
-@router.post("/delete_parallel_data")
+@router.post("/delete_parallel_data", openapi_extra=schemas.body(schemas_services.ParallelDataNameRequest))
 def delete_parallel_data(request: Request, body: Body) -> JSONDict:
     """Delete parallel data (gone at once; AWS reports DELETING)."""
     name = _parallel_name(body)

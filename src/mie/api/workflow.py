@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 import mie
+from mie.api import schemas
 from mie.api.bodies import seq_token
 from mie.api.deps import json_body, page_params, paginate, require_key, services, set_next
 from mie.errors import InvalidError, NotFoundError, NotImplementedYetError
@@ -57,7 +58,7 @@ def version() -> JSONDict:
 # System configuration -------------------------------------------------------------------------------------------
 
 
-@router.post("/system/configuration")
+@router.post("/system/configuration", openapi_extra=schemas.body(schemas.ConfigurationItem))
 def set_configuration(request: Request, body: Body) -> JSONDict:
     """Store ``{Name, Value}``; ``MaxConcurrentWorkflows`` takes effect at once."""
     return services(request).catalog.set_configuration(body)
@@ -72,13 +73,13 @@ def get_configuration(request: Request) -> list[JSONDict]:
 # Operations -----------------------------------------------------------------------------------------------------
 
 
-@router.post("/workflow/operation")
+@router.post("/workflow/operation", openapi_extra=schemas.body(schemas.OperationRequest))
 def create_operation(request: Request, body: Body) -> JSONDict:
     """Create an operation (and its singleton stage ``_<Name>``)."""
     return services(request).catalog.create_operation(body)
 
 
-@router.put("/workflow/operation")
+@router.put("/workflow/operation", openapi_extra=schemas.body(schemas.OperationRequest))
 def update_operation(request: Request, body: Body) -> JSONDict:
     """Replace an operation; stages and workflows that use it pick the change up."""
     return services(request).catalog.update_operation(body)
@@ -105,13 +106,13 @@ def delete_operation(request: Request, Name: str, force: Force = None) -> JSONDi
 # Stages ---------------------------------------------------------------------------------------------------------
 
 
-@router.post("/workflow/stage")
+@router.post("/workflow/stage", openapi_extra=schemas.body(schemas.StageRequest))
 def create_stage(request: Request, body: Body) -> JSONDict:
     """Create a stage of operations run in parallel."""
     return services(request).catalog.create_stage(body)
 
 
-@router.put("/workflow/stage")
+@router.put("/workflow/stage", openapi_extra=schemas.body(schemas.StageRequest))
 def update_stage(request: Request, body: Body) -> JSONDict:
     """Replace a stage's operations; workflows that use it pick the change up."""
     return services(request).catalog.update_stage(body)
@@ -138,7 +139,7 @@ def delete_stage(request: Request, Name: str, force: Force = None) -> JSONDict: 
 # Executions (declared before /workflow/{Name} so that the literal paths win) ------------------------------------
 
 
-@router.post("/workflow/execution")
+@router.post("/workflow/execution", openapi_extra=schemas.body(schemas.ExecutionRequest))
 def create_execution(request: Request, body: Body) -> JSONDict:
     """Start a workflow on new media (``Input.Media``) or an existing asset (``Input.AssetId``)."""
     return services(request).executions.create(body)
@@ -185,7 +186,7 @@ def get_execution(request: Request, Id: str) -> JSONDict:  # noqa: N803
     return services(request).executions.get(Id)
 
 
-@router.put("/workflow/execution/{Id}")
+@router.put("/workflow/execution/{Id}", openapi_extra=schemas.body(schemas.ResumeRequest, required=False))
 def resume_execution(request: Request, Id: str, body: Body) -> JSONDict:  # noqa: N803
     """Resume a ``Waiting`` execution: ``{"WaitingStageName": S}``."""
     return services(request).executions.resume(Id, body if body is not None else {})
@@ -206,13 +207,13 @@ def delete_execution(request: Request, Id: str) -> JSONDict:  # noqa: N803
 # Workflows ------------------------------------------------------------------------------------------------------
 
 
-@router.post("/workflow")
+@router.post("/workflow", openapi_extra=schemas.body(schemas.WorkflowRequest))
 def create_workflow(request: Request, body: Body) -> JSONDict:
     """Create a workflow of stages linked by ``Next``/``End``."""
     return services(request).catalog.create_workflow(body)
 
 
-@router.put("/workflow")
+@router.put("/workflow", openapi_extra=schemas.body(schemas.WorkflowUpdateRequest))
 def update_workflow(request: Request, body: Body) -> JSONDict:
     """Update a workflow (re-snapshots the current stage records)."""
     return services(request).catalog.update_workflow(body)
