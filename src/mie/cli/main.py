@@ -96,7 +96,7 @@ def serve(
     services.start()
     console.print(
         f"mie {mie.__version__} serving http://{settings.host}:{settings.port}/api/ "
-        f"(data in {settings.data_dir.resolve()})",
+        f"(data in {settings.data_dir.resolve()}); web UI: http://{settings.host}:{settings.port}/",
         highlight=False,
     )
     config = uvicorn.Config(
