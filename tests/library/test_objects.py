@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from mie.library import vision  # noqa: E402
 from mie.library.media.frames import extract  # noqa: E402
 from mie.library.vision import _categories, _taxonomy, labels, objects, persons  # noqa: E402
+from tests.aws_shapes import assert_output_shape  # noqa: E402
 
 #: The astronaut in the 512 x 512 photo (left, top, right, bottom), by eye: hair to the bottom edge, left edge to
 #: her right elbow; and her face.
@@ -481,19 +482,18 @@ def test_person_tracking_is_registered_as_mie_names_it() -> None:
 # Shapes -------------------------------------------------------------------------------------------------------
 
 
-def _validate(value: Any, shape_name: str) -> None:
-    botocore_session = pytest.importorskip("botocore.session")
-    validate = pytest.importorskip("botocore.validate")
-    model = botocore_session.get_session().get_service_model("rekognition")
-    report = validate.ParamValidator().validate(value, model.shape_for(shape_name))
-    assert not report.has_errors(), report.generate_report()
+def _pages(stored: Any) -> list[Any]:
+    return stored if isinstance(stored, list) else [stored]
 
 
 @needs_ffmpeg
 @needs_trackers
 def test_results_are_valid_rekognition_responses(media: dict[str, Path]) -> None:
+    pytest.importorskip("botocore")
     image = run_operator(vision.label_detection_image, media["coffee"]).results["labelDetection"]
-    _validate(image, "DetectLabelsResponse")
+    assert_output_shape("rekognition", "DetectLabels", image)
     inputs = {"Video": media["walk"], "Frames": media["walk-frames"]}
-    _validate(run_operator(vision.label_detection, inputs).results["labelDetection"], "GetLabelDetectionResponse")
-    _validate(run_operator(vision.person_tracking, inputs).results["personTracking"], "GetPersonTrackingResponse")
+    for page in _pages(run_operator(vision.label_detection, inputs).results["labelDetection"]):
+        assert_output_shape("rekognition", "GetLabelDetection", page)
+    for page in _pages(run_operator(vision.person_tracking, inputs).results["personTracking"]):
+        assert_output_shape("rekognition", "GetPersonTracking", page)
