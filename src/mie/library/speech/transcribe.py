@@ -7,9 +7,16 @@ plain-text ``transcript.txt`` object, a ``Text`` media object holding the same J
 Comprehend operators read), and MetaData ``TranscribeJobId`` and ``TextTranscriptUri``. Media without an audio
 track completes with an empty transcript.
 
-Configuration: ``TranscribeLanguage`` (default ``en-US``; ``auto`` detects, multilingual models only),
-``VocabularyName`` (a custom vocabulary, see ``/api/service/transcribe``), ``ModelPath`` (a CTranslate2 Whisper
-model directory instead of the bundled tiny.en), ``BeamSize`` (default 5), ``CpuThreads`` (default: all cores).
+Configuration: ``TranscribeLanguage`` (default ``en-US``; ``auto`` identifies the language, as Transcribe's
+``IdentifyLanguage: true``, which is accepted too), ``LanguageOptions`` (identify among these codes only),
+``Model`` (``tiny.en`` or ``base``; default tiny.en for English and the multilingual base for other languages and
+identification, see mie.library.speech.models), ``VocabularyName`` (a custom vocabulary, see
+``/api/service/transcribe``), ``ModelPath`` (a CTranslate2 Whisper model directory instead of a bundled one),
+``BeamSize`` (default 5 for tiny.en, 1 for base), ``CpuThreads`` (default: all cores).
+
+An identified language is reported as Transcribe does (``language_code`` such as ``es-US``) and handed to later
+stages in MetaData ``TranscribeSourceLanguage`` (what ``Translate`` reads) and ``IdentifiedSourceLanguage`` (what
+``WebCaptions`` and ``TranslateWebCaptions`` read), with ``IdentifiedLanguageScore``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mie.errors import OperatorError
-from mie.library.speech import whisper
+from mie.library.speech import models, whisper
 from mie.library.speech.transcript import apply_vocabulary, build_items, hotwords, transcribe_json
 from mie.library.speech.vocabulary import load_vocabulary
 from mie.operators import OperatorContext, operator
@@ -68,13 +75,44 @@ def _check_language(model: Any, language: str | None, configured: Any) -> str | 
     if not whisper.is_multilingual(model):
         if language not in (None, "en"):
             raise OperatorError(
-                f"TranscribeLanguage {configured!r} is not supported by the English-only Whisper model; set ModelPath "
-                "to a multilingual CTranslate2 Whisper model directory to transcribe other languages"
+                f"TranscribeLanguage {configured!r} is not supported by the English-only Whisper model; use Model "
+                "'base' (multilingual), or set ModelPath to a multilingual CTranslate2 Whisper model directory"
             )
         return "en"
     if language is not None and language not in whisper.supported_languages(model):
         raise OperatorError(f"TranscribeLanguage {configured!r} is not a language this Whisper model knows")
     return language
+
+
+def _identify(ctx: OperatorContext, configured: Any) -> bool:
+    """Whether the language is to be identified (``TranscribeLanguage: auto`` or ``IdentifyLanguage: true``)."""
+    flag = ctx.config("IdentifyLanguage", False)
+    if isinstance(flag, str):
+        flag = flag.strip().lower() in ("true", "1", "yes")
+    return bool(flag) or whisper_language(configured) is None
+
+
+def _language_options(ctx: OperatorContext) -> list[str]:
+    raw = ctx.config("LanguageOptions") or []
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list) or not all(isinstance(code, str) and code.strip() for code in raw):
+        raise OperatorError(f"LanguageOptions must be a list of language codes such as ['en-US', 'es-US'], not {raw!r}")
+    return list(dict.fromkeys(str(whisper_language(code)) for code in raw))
+
+
+def _model_path(ctx: OperatorContext, language: str | None) -> tuple[str | None, str]:
+    """``(model directory or None for the bundled tiny.en, model name for logs and beam defaults)``."""
+    explicit = ctx.config("ModelPath")
+    if explicit:
+        return str(explicit), "custom"
+    name = models.model_name(ctx.config("Model"), language)
+    if name == "tiny.en":
+        return None, name
+    scratch_root = ctx.runtime.scratch_root
+    # Joined models live beside the scratch folders, under the data directory (<data-dir>/models).
+    cache = scratch_root.parent / "models" if scratch_root is not None else None
+    return str(models.base_model_path(cache)), name
 
 
 def _progress_reporter(ctx: OperatorContext) -> Any:
@@ -95,10 +133,11 @@ def run_transcribe(ctx: OperatorContext) -> JSONDict:
     job_name = f"transcribe-{ctx.workflow_execution_id}"
     ctx.metadata["TranscribeJobId"] = job_name
     configured = ctx.config("TranscribeLanguage", "en-US")
-    language = whisper_language(configured)
+    identify = _identify(ctx, configured)
+    options = _language_options(ctx) if identify else []
+    language = None if identify else whisper_language(configured)
     vocabulary_name = ctx.config("VocabularyName")
     entries = load_vocabulary(ctx, str(vocabulary_name)) if vocabulary_name else []
-    beam_size = _positive_int(ctx, "BeamSize", 5) or 5
     threads = _positive_int(ctx, "CpuThreads", None)
 
     # MIE skips media Mediainfo found silent; we also look ourselves, since Mediainfo may not have run.
@@ -108,19 +147,32 @@ def run_transcribe(ctx: OperatorContext) -> JSONDict:
     spaced = True
     language_code = configured if language is not None else "en-US"
     if source is not None and (source.suffix.lower() == ".wav" or whisper.has_audio(source)):
-        model = whisper.load_model(ctx.config("ModelPath"), threads=threads)
+        path, name = _model_path(ctx, language)
+        beam_size = _positive_int(ctx, "BeamSize", models.DEFAULT_BEAM.get(name, 5)) or 5
+        model = whisper.load_model(path, threads=threads)
         language = _check_language(model, language, configured)
+        for code in options:
+            _check_language(model, code, code)
         ctx.progress(0.0, "decoding audio")
         audio = source if "Audio16k" in ctx.input_media else whisper.prepare_audio(source, ctx.scratch)
+        score = None
+        if identify and len(options) > 1 and whisper.is_multilingual(model):
+            language, score = whisper.identify_language(model, audio, options)
+        elif identify and options:
+            language = options[0]
         result = whisper.transcribe(
             model, audio, language=language, hotwords=hotwords(entries), beam_size=beam_size,
             on_segment=_progress_reporter(ctx),
         )  # fmt: skip
         spaced = result.spaced
         items = apply_vocabulary(build_items(result.words, spaced=spaced), entries)
-        if language is None:
-            language_code = result.language
-            ctx.metadata["IdentifiedSourceLanguage"] = result.language
+        if identify:
+            language_code = models.transcribe_code(result.language)
+            ctx.metadata["TranscribeSourceLanguage"] = language_code
+            ctx.metadata["IdentifiedSourceLanguage"] = language_code
+            probability = score if score is not None else result.language_probability
+            ctx.metadata["IdentifiedLanguageScore"] = round(probability, 4)
+            ctx.log.info("identified the language as %s (%s)", language_code, ctx.metadata["IdentifiedLanguageScore"])
         ctx.log.info(
             "transcribed %.1f s (%.1f s of speech) into %d items", result.duration, result.speech_duration, len(items)
         )

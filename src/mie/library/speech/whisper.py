@@ -47,9 +47,11 @@ class Transcription:
     """What one transcription produced."""
 
     language: str
+    #: Whisper's probability for ``language`` (1.0 when the language was given, not identified).
+    language_probability: float = 1.0
     #: Seconds of audio, and seconds left after voice-activity filtering removed silence.
-    duration: float
-    speech_duration: float
+    duration: float = 0.0
+    speech_duration: float = 0.0
     words: list[Word] = field(default_factory=list)
     #: True when Whisper's language writes words with spaces (word pieces without one are joined to the previous).
     spaced: bool = True
@@ -199,6 +201,7 @@ def transcribe(
     duration = float(info.duration)
     result = Transcription(
         language=str(info.language),
+        language_probability=1.0 if language else float(getattr(info, "language_probability", 0.0) or 0.0),
         duration=duration,
         speech_duration=float(getattr(info, "duration_after_vad", duration)),
         spaced=str(info.language) not in _UNSPACED,
@@ -212,3 +215,18 @@ def transcribe(
         if on_segment is not None:
             on_segment(min(float(segment.end), duration), duration)
     return result
+
+
+def identify_language(model: Any, audio: Path | Any, options: list[str]) -> tuple[str, float]:
+    """The most probable of ``options`` (Whisper codes) for the speech in ``audio``, with its probability.
+
+    As Transcribe's ``LanguageOptions``: identification only chooses among the languages the caller expects, which
+    is much more reliable on short or noisy speech than choosing among all 99.
+    """
+    samples = audio
+    if isinstance(audio, Path):
+        samples = _faster_whisper().decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
+    _, _, ranked = model.detect_language(audio=samples, vad_filter=True, language_detection_segments=3)
+    probabilities = dict(ranked)
+    best = max(options, key=lambda code: probabilities.get(code, 0.0))
+    return best, float(probabilities.get(best, 0.0))

@@ -1,6 +1,7 @@
 """``ComprehendEntities``: named entities in the transcript, in Amazon Comprehend's shape, found by spaCy.
 
-spaCy's ``en_core_web_sm`` labels (OntoNotes) map onto Comprehend's entity types (:data:`COMPREHEND_TYPES`).
+spaCy's ``en_core_web_sm`` labels (OntoNotes) map onto Comprehend's entity types (:data:`COMPREHEND_TYPES`), then
+context rules correct the types of shows and businesses the small model calls PERSON (mie.library.text.entity_rules).
 
 **Score.** spaCy's small model is a greedy transition-based recogniser: it reports no probability per entity. We
 run the same greedy decoding ourselves, step by step, and keep the softmax probability (over the moves valid in
@@ -21,6 +22,7 @@ import math
 from typing import Any
 
 from mie.library.text import models
+from mie.library.text.entity_rules import refine
 from mie.library.text.source import DEFAULT_CHUNK, DEFAULT_PAGE, comprehend_items
 from mie.operators import OperatorContext, operator
 from mie.types import JSONDict
@@ -69,7 +71,9 @@ def comprehend_entities(ctx: OperatorContext) -> None:
     def analyse(chunk: str) -> list[JSONDict]:
         nlp, lock = models.entity_pipeline()  # loaded once per process, and only when there is text
         with lock:
-            return scored_entities(nlp, chunk)
+            found = scored_entities(nlp, chunk)
+        # Shows, restaurants and companies spaCy's small model calls PERSON, corrected from their context.
+        return refine(chunk, found)
 
     comprehend_items(ctx, list_key="Entities", result_name=RESULT_NAME, what="entities", analyse=analyse)
 

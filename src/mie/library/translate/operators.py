@@ -1,4 +1,5 @@
-"""MIE's ``Translate`` and ``TranslateWebCaptions`` operators, translating offline with Apertium.
+"""MIE's ``Translate`` and ``TranslateWebCaptions`` operators, translating offline: the neural English <->
+Portuguese models where installed, Apertium for every other pair (mie.library.translate.engines).
 
 Inputs, configuration and outputs follow MIE (teardown §5.1 and its ``start_translate.py``/``webcaptions.py``):
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from mie.errors import MieError
 from mie.library.translate import resources
-from mie.library.translate.apertium import Pair, find_pair, translate_units
+from mie.library.translate.engines import Engine, find_engine, translate_units
 from mie.library.translate.text import CHUNK_CHARS, Glossary, chunks
 from mie.operators import OperatorContext, OperatorDefinition, OperatorError, operator
 from mie.types import METADATA_ONLY, JSONDict
@@ -110,7 +111,7 @@ def _source_text(ctx: OperatorContext) -> str:
     )
 
 
-def translate_text(ctx: OperatorContext, text: str, pair: Pair, glossary: Glossary) -> str:
+def translate_text(ctx: OperatorContext, text: str, pair: Engine, glossary: Glossary) -> str:
     """``text`` translated chunk by chunk (sentence ends), reporting progress and honouring cancellation."""
     parts = chunks(text, CHUNK_CHARS)
     out: list[str] = []
@@ -134,7 +135,7 @@ def translate_text(ctx: OperatorContext, text: str, pair: Pair, glossary: Glossa
         "TerminologyNames": [],
         "ParallelDataNames": [],
     },
-    description="Translate the transcript offline with Apertium (MIE's Translate output).",
+    description="Translate the transcript offline (neural en<->pt, Apertium elsewhere; MIE's Translate output).",
 )
 def translate(ctx: OperatorContext) -> JSONDict | None:
     """Translate the transcript from ``SourceLanguageCode`` into ``TargetLanguageCode``."""
@@ -147,7 +148,7 @@ def translate(ctx: OperatorContext) -> JSONDict | None:
         # As MIE: nothing to translate is a success with no result.
         ctx.log.info("%s: the transcript is empty; nothing to translate", ctx.name)
         return None
-    pair = find_pair(source, target)
+    pair = find_engine(source, target)
     glossary = _glossary(ctx, source, target)
     translated = translate_text(ctx, text, pair, glossary)
     result: JSONDict = {"TranslatedText": translated, "SourceLanguageCode": source, "TargetLanguageCode": target}
@@ -213,7 +214,7 @@ def _translate_webcaptions(ctx: OperatorContext) -> JSONDict:
     source = _source_language(ctx, "IdentifiedSourceLanguage")
     targets = _codes(ctx.config("TargetLanguageCodes", ["es"]))
     captions = _web_captions(ctx, source)
-    pairs = {target: find_pair(source, target) for target in targets}  # every pair checked before any work
+    pairs = {target: find_engine(source, target) for target in targets}  # every pair checked before any work
     location = ctx.dataplane.media_path(ctx.asset_id, ctx.workflow_execution_id)
     groups = _caption_groups(captions)
     total = max(1, len(groups) * len(targets))
@@ -261,7 +262,7 @@ translate_webcaptions: OperatorDefinition = operator(
         "TerminologyNames": [],
         "ParallelDataNames": [],
     },
-    description="Translate WebCaptions offline with Apertium into each target language, keeping the timings.",
+    description="Translate WebCaptions offline into each target language, keeping the timings.",
 )(_translate_webcaptions)
 
 ALL: tuple[OperatorDefinition, ...] = (translate, translate_webcaptions)
