@@ -73,6 +73,7 @@ NOT_AWS: dict[str, str] = {
     "Mediaconvert": "a job's media outputs (MIE's Audio MP4)",
     "Polly": "MIE's PollyCollection of synthesised audio (Polly's task records are not stored by MIE either)",
     "PollyWebCaptions": "MIE's PollyCollection of synthesised audio per caption language",
+    "Topics": "ours: the asset's entities and key phrases ranked (Video Indexer's topics; no AWS call does it)",
 }
 
 

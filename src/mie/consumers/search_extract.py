@@ -13,6 +13,7 @@ Shapes read (teardown §5.1):
 - WebCaptions ``{"WebCaptions": [{"start", "end", "caption"}]}`` (seconds).
 - Comprehend ``{"Entities": [{"Text", "Type"}]}`` / ``{"KeyPhrases": [{"Text"}]}``, at any depth (job outputs are
   wrapped in ``Results`` lists); Translate ``{"TranslatedText"}``; segment detection technical cues.
+- Topics ``{"Topics": [{"Name", "Score"}]}`` (ours): one segment of the names, best first, and a ``topic`` fact each.
 """
 
 from __future__ import annotations
@@ -181,6 +182,13 @@ def _page(page: dict[str, Any], found: _Found) -> None:
         lang = target.lower().split("-")[0] if isinstance(target, str) and target else None
         segments.append(Segment("translation", page["TranslatedText"].strip(), lang=lang))
     segments.extend(_comprehend(page))
+    topics = [(str(t["Name"]), t.get("Score")) for t in _list(page, "Topics") if isinstance(t.get("Name"), str)]
+    if topics:
+        segments.append(Segment("topic", ", ".join(_unique([name for name, _ in topics]))))
+        # Facts carry 0-100 (as a confidence); a topic's Score is relative to the asset's best topic (0-1).
+        found.facts.extend(
+            Fact("topic", name, 100.0 * score if isinstance(score, int | float) else None) for name, score in topics
+        )
     duration = _duration(page)
     if duration is not None and not any(f.field == "duration" for f in found.facts):
         found.facts.append(Fact("duration", "", duration))

@@ -5,6 +5,7 @@ tokenizer (no user text ever reaches the database as query syntax).
 ``label:Car``          the asset has the label (objects and labels; case-insensitive, the whole label)
 ``person:"Jeff Steen"`` a person recognised by name (celebrity recognition, face search)
 ``text:"JEFF STEEN"``   a line of on-screen text, as detected (case-insensitive, the whole line)
+``topic:"Boulder Eats"`` one of the asset's topics (the ``Topics`` operator: its ranked names and key phrases)
 ``confidence:>80``     the label/person/text filters of the query need at least this confidence (0-100)
 ``lang:es``            the asset has speech, captions or a translation in this language
 ``type:video``         image, video, audio or text
@@ -29,8 +30,8 @@ from mie.storage.vectors import AssetFilter, FactFilter
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
-FIELDS = ("label", "person", "text", "confidence", "lang", "type", "duration", "date")
-_FACT_FIELDS = ("label", "person", "text")
+FIELDS = ("label", "person", "text", "topic", "confidence", "lang", "type", "duration", "date")
+_FACT_FIELDS = ("label", "person", "text", "topic")
 _TYPES = (*MEDIA_KINDS, "text")
 _NUMBER = re.compile(r"(>=|<=|>|<|=)?(\d+(?:\.\d+)?)$")
 _DATE = re.compile(r"(>=|<=|>|<|=)?(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")

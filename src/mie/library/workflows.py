@@ -34,7 +34,7 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
             "defaultTextStage",
             ["Translate", "ComprehendKeyPhrases", "ComprehendEntities", "DetectSentiment", "WebCaptions"],
         ),
-        ("defaultCaptionsStage", ["CreateSRTCaptions", "CreateVTTCaptions", "TranslateWebCaptions"]),
+        ("defaultCaptionsStage", ["CreateSRTCaptions", "CreateVTTCaptions", "TranslateWebCaptions", "Topics"]),
     ],
     "CasImageWorkflow": [
         ("ValidationStage", ["MediainfoImage"]),
@@ -58,7 +58,7 @@ DEFAULT_WORKFLOWS: dict[str, list[tuple[str, list[str]]]] = {
             "defaultTextStage",
             ["Translate", "ComprehendKeyPhrases", "ComprehendEntities", "DetectSentiment", "WebCaptions"],
         ),
-        ("defaultCaptionsStage", ["CreateSRTCaptions", "CreateVTTCaptions", "TranslateWebCaptions"]),
+        ("defaultCaptionsStage", ["CreateSRTCaptions", "CreateVTTCaptions", "TranslateWebCaptions", "Topics"]),
     ],
 }
 

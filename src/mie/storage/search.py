@@ -37,8 +37,9 @@ class Segment:
 class Fact:
     """A structured thing found in the media, for the query language's filters (``label:Car confidence:>80``).
 
-    ``field`` is ``label``, ``person``, ``text``, ``lang`` or ``duration``; ``value`` is compared case-insensitively
-    (stored lowercase); ``number`` is the confidence (0-100) of a label, person or text, or the duration in seconds.
+    ``field`` is ``label``, ``person``, ``text``, ``topic``, ``lang`` or ``duration``; ``value`` is compared
+    case-insensitively (stored lowercase); ``number`` is the confidence (0-100) of a label, person, text or topic, or
+    the duration in seconds.
     """
 
     field: str

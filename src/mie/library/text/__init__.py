@@ -3,7 +3,8 @@
 * ``ComprehendEntities`` — named entities (spaCy ``en_core_web_sm``), stored as MIE stores them (``entities``);
 * ``ComprehendKeyPhrases`` — key phrases (spaCy noun chunks scored by YAKE), stored as ``key_phrases``;
 * ``DetectSentiment`` — sentiment of the text and of each sentence (VADER);
-* ``DetectDominantLanguage`` — languages of the text (langdetect).
+* ``DetectDominantLanguage`` — languages of the text (langdetect);
+* ``Topics`` — what the asset is about: its entities and key phrases ranked (run after the two Comprehend ones).
 
 They read the transcript the way MIE's Comprehend operators do (``Input.Media.Text``, following a transcribe
 result's ``TextTranscriptUri``), or a plain ``Text`` object. Their third-party packages come with the ``nlp`` extra
@@ -17,6 +18,7 @@ from mie.library.text.entities import comprehend_entities
 from mie.library.text.language import detect_dominant_language
 from mie.library.text.phrases import comprehend_key_phrases
 from mie.library.text.sentiment import detect_sentiment
+from mie.library.text.topics import topics
 from mie.operators import OperatorDefinition, OperatorRegistry
 
 OPERATORS: tuple[OperatorDefinition, ...] = (
@@ -24,6 +26,7 @@ OPERATORS: tuple[OperatorDefinition, ...] = (
     comprehend_key_phrases,
     detect_sentiment,
     detect_dominant_language,
+    topics,
 )
 
 
