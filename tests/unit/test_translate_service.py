@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mie.api import translate as translate_api
 from mie.bootstrap import Services
-from mie.library.translate import apertium, register, resources
+from mie.library.translate import apertium, register
 from mie.operators import OperatorContext, operator
 from tests.helpers import assert_error, make_workflow, unique, upload, wait_for
 
@@ -160,11 +159,6 @@ def test_routes_need_the_api_key(services: Services) -> None:
         assert_error(anonymous.get(f"{BASE}/list_terminologies"), 401)
         assert_error(anonymous.post(f"{BASE}/create_parallel_data", json={}), 401)
         assert_error(anonymous.get(f"{BASE}/list_language_pairs"), 401)
-
-
-def test_api_language_table_matches_the_library() -> None:
-    assert translate_api.ISO_639_3_TO_1 == apertium.ISO_639_3_TO_1
-    assert translate_api.PREFIXES == resources.PREFIXES
 
 
 # With Apertium -----------------------------------------------------------------------------------------------------
