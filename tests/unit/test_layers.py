@@ -356,3 +356,15 @@ def test_checker_flags_a_layer_missing_from_the_table() -> None:
     found = check_source("mie.newlayer.fake", "from mie.types import JSONDict\n")
     assert len(found) == 1
     assert "not in the table" in found[0].rule
+
+
+def test_routers_and_pages_use_typed_components() -> None:
+    """The API and the web UI get components through typed accessors (``services.search``, ``.jobs``,
+    ``.notifications``), never by name from ``services.components`` and a downcast."""
+    found = []
+    for layer in ("api", "web"):
+        for file in sorted((SRC / ROOT / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr == "components":
+                    found.append(f"{file.relative_to(SRC.parent).as_posix()}:{node.lineno}")
+    assert not found, found
