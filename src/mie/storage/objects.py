@@ -192,7 +192,8 @@ class LocalObjectStore:
         """Rename ``src`` to ``dst``, (re)creating ``dst``'s folders as often as a concurrent prune removes them.
 
         ``exclusive``: hard-link instead, which fails when ``dst`` exists (the create-if-absent of
-        :meth:`put_bytes_if_absent`); returns False then, and the caller removes ``src``. ``FileNotFoundError``
+        :meth:`put_bytes_if_absent`; atomic on every POSIX file system that has hard links, NFS included); returns
+        False then, and the caller removes ``src``. ``FileNotFoundError``
         escapes only when ``src`` itself is gone.
         """
         for attempt in range(_RENAME_ATTEMPTS):
