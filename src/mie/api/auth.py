@@ -21,7 +21,7 @@ from mie.api import sigv4
 from mie.errors import ForbiddenError, TooLargeError, UnauthorizedError
 
 if TYPE_CHECKING:
-    from mie.bootstrap import Services
+    from mie.api.deps import ApiServices
 
 Scope = Literal["admin", "read"]
 #: Methods a read-only credential may use.
@@ -89,7 +89,7 @@ class Principal:
 class Authenticator:
     """The credentials of one app, built once from its services' settings."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ApiServices) -> None:
         settings = services.settings
         self.api_keys: list[tuple[bytes, Scope]] = [(services.api_key.encode(), "admin")]
         self.api_keys += [(k.encode(), "read") for k in _split(settings.api_keys_readonly)]

@@ -17,7 +17,6 @@ from mie.api import schemas
 from mie.api.bodies import MAX_SEQ
 from mie.api.deps import json_body, page_params, require_key, services, set_next
 from mie.api.uploads import receive_upload
-from mie.consumers.search import SearchIndexer
 from mie.errors import InvalidError, MieError, RangeNotSatisfiableError
 from mie.types import JSONDict
 
@@ -202,8 +201,8 @@ async def upload_object(request: Request) -> Response:
     finally:
         received.file.close()
     # The indexer owns the automatic analysis (its settings were read once at start-up); without it, nothing to do.
-    indexer = svc.components.get("search")
-    if isinstance(indexer, SearchIndexer) and indexer.auto.takes_upload(key):
+    indexer = svc.search
+    if indexer is not None and indexer.auto.takes_upload(key):
         # Uploaded into the media prefix: it becomes an asset now, which the indexer analyses and indexes.
         try:
             svc.dataplane.create_asset(bucket, key)

@@ -3,22 +3,61 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import Request, Response
 
 from mie.api.auth import authenticate
 from mie.api.bodies import parse_json
+from mie.config import Settings
+from mie.consumers.notify import Notifications
+from mie.consumers.search import SearchIndexer
+from mie.dataplane.changes import ChangeLog
+from mie.dataplane.service import DataPlane
+from mie.engine.catalog import Catalog
+from mie.engine.executions import Executions
 from mie.errors import InvalidError, TooLargeError, UnsupportedMediaTypeError
+from mie.ingest import JobsComponent
+from mie.operators.faces import FaceEmbedder
+from mie.operators.registry import OperatorRegistry
+from mie.resources import ServiceResources
+from mie.storage.faces import FaceCollections
+from mie.storage.people import People
 from mie.web import session
 
-if TYPE_CHECKING:
-    from mie.bootstrap import Services
+
+class ApiServices(Protocol):
+    """What the routers use of the running engine (``mie.bootstrap.Services`` is one, wired by the composition
+    root; the API does not import it). Optional parts are None when this server does not run them."""
+
+    settings: Settings
+    changes: ChangeLog
+    dataplane: DataPlane
+    catalog: Catalog
+    executions: Executions
+    registry: OperatorRegistry
+    resources: ServiceResources
+    api_key: str
+    faces: FaceCollections | None
+    face_embedder: FaceEmbedder | None
+    people: People | None
+
+    @property
+    def search(self) -> SearchIndexer | None:
+        """The search and media indexer."""
+
+    @property
+    def notifications(self) -> Notifications | None:
+        """The webhook/e-mail notifications."""
+
+    @property
+    def jobs(self) -> JobsComponent | None:
+        """The transcode jobs."""
 
 
-def services(request: Request) -> Services:
-    """The composition root's services attached to the app."""
-    found: Services = request.app.state.services
+def services(request: Request) -> ApiServices:
+    """The services attached to the app."""
+    found: ApiServices = request.app.state.services
     return found
 
 

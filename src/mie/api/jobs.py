@@ -21,8 +21,8 @@ Body = Annotated[Any, Depends(json_body)]
 
 
 def _component(request: Request) -> JobsComponent:
-    component = services(request).components.get("jobs")
-    if not isinstance(component, JobsComponent):
+    component = services(request).jobs
+    if component is None:
         raise NotImplementedYetError("transcode jobs are not enabled on this server")
     return component
 

@@ -28,8 +28,8 @@ DEFAULT_LIMIT = 1000
 
 def indexer(request: Request) -> SearchIndexer:
     """The running search indexer (the ``search`` component)."""
-    component = services(request).components.get("search")
-    if not isinstance(component, SearchIndexer):
+    component = services(request).search
+    if component is None:
         raise NotImplementedYetError("the media and search indexes are not running on this server")
     return component
 

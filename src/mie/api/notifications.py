@@ -25,8 +25,8 @@ Next = Annotated[str | None, Query(alias="next", description="the X-Next-Token o
 
 
 def _notifications(request: Request) -> Notifications:
-    component = services(request).components.get("notifications")
-    if not isinstance(component, Notifications):
+    component = services(request).notifications
+    if component is None:
         raise NotImplementedYetError("notifications are not enabled on this server")
     return component
 

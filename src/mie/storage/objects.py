@@ -99,6 +99,12 @@ class ObjectStore(Protocol):
     def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, max_bytes: int | None = None) -> int:
         """Write an object from a stream; returns its size; raises ``TooLargeError`` past ``max_bytes``."""
 
+    def put_bytes_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        """Create an object only if no object has that key (S3's ``If-None-Match: *``); whether it was created.
+
+        Atomic across threads, processes and servers sharing the store: of concurrent creators exactly one wins.
+        """
+
     def get_bytes(self, bucket: str, key: str) -> bytes:
         """Read an object whole; ``NotFoundError`` when absent."""
 
@@ -182,28 +188,46 @@ class LocalObjectStore:
                 os.mkdir(folder)  # FileNotFoundError again (pruned again): the caller retries
 
     @classmethod
-    def _rename_into(cls, src: Path, dst: Path) -> None:
+    def _rename_into(cls, src: Path, dst: Path, *, exclusive: bool = False) -> bool:
         """Rename ``src`` to ``dst``, (re)creating ``dst``'s folders as often as a concurrent prune removes them.
 
-        ``FileNotFoundError`` escapes only when ``src`` itself is gone.
+        ``exclusive``: hard-link instead, which fails when ``dst`` exists (the create-if-absent of
+        :meth:`put_bytes_if_absent`; atomic on every POSIX file system that has hard links, NFS included); returns
+        False then, and the caller removes ``src``. ``FileNotFoundError``
+        escapes only when ``src`` itself is gone.
         """
         for attempt in range(_RENAME_ATTEMPTS):
             try:
                 cls._makedirs(dst.parent)
-                os.replace(src, dst)
+                if exclusive:
+                    os.link(src, dst)
+                else:
+                    os.replace(src, dst)
+            except FileExistsError:
+                if not exclusive or dst.is_dir():
+                    raise cls._folder_conflict(dst) from None
+                return False
             except (NotADirectoryError, IsADirectoryError) as exc:
-                # S3 holds both ``a`` and ``a/b``; a folder of files cannot: one of them would be a file and a folder.
-                raise ConflictError(
-                    f"{dst.name!r} cannot be stored: on the local object store a key cannot also be the folder of "
-                    "other keys (like 'a' and 'a/b'); an object or a prefix of that name exists"
-                ) from exc
+                raise cls._folder_conflict(dst) from exc
             except FileNotFoundError:
                 if not src.exists() or attempt == _RENAME_ATTEMPTS - 1:
                     raise
             else:
-                return
+                return True
+        raise AssertionError("not reached: the last attempt returns or raises")
 
-    def _write(self, bucket: str, key: str, stream: BinaryIO, max_bytes: int | None) -> int:
+    @staticmethod
+    def _folder_conflict(dst: Path) -> ConflictError:
+        # S3 holds both ``a`` and ``a/b``; a folder of files cannot: one of them would be a file and a folder.
+        return ConflictError(
+            f"{dst.name!r} cannot be stored: on the local object store a key cannot also be the folder of "
+            "other keys (like 'a' and 'a/b'); an object or a prefix of that name exists"
+        )
+
+    def _write(
+        self, bucket: str, key: str, stream: BinaryIO, max_bytes: int | None, *, exclusive: bool = False
+    ) -> tuple[int, bool]:
+        """Stage the bytes, then move them into place: ``(size, whether the object was written)``."""
         from mie.errors import TooLargeError
 
         path = self._path(bucket, key)
@@ -218,17 +242,22 @@ class LocalObjectStore:
                     if max_bytes is not None and total > max_bytes:
                         raise TooLargeError(f"object is larger than the limit of {max_bytes} bytes")
                     fh.write(chunk)
-            self._rename_into(Path(tmp), path)
+            written = self._rename_into(Path(tmp), path, exclusive=exclusive)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return total
+        if exclusive:  # a hard link leaves the staged name behind
+            Path(tmp).unlink(missing_ok=True)
+        return total, written
 
     def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
         self._write(bucket, key, io.BytesIO(data), None)
 
     def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, max_bytes: int | None = None) -> int:
-        return self._write(bucket, key, stream, max_bytes)
+        return self._write(bucket, key, stream, max_bytes)[0]
+
+    def put_bytes_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        return self._write(bucket, key, io.BytesIO(data), None, exclusive=True)[1]
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         try:

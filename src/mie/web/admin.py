@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from mie.consumers.media_index import media_name
 from mie.errors import MieError
+from mie.jobs.service import JobService
 from mie.web.base import require_session, services, shown_status
 from mie.web.pages import playlists, render
 from mie.web.stream import active_snapshots
@@ -70,9 +71,9 @@ def executions_page(request: Request) -> HTMLResponse:
                   names=names)  # fmt: skip
 
 
-def _jobs(request: Request) -> Any:
-    component = services(request).components.get("jobs")
-    return getattr(component, "jobs", None)
+def _jobs(request: Request) -> JobService | None:
+    component = services(request).jobs
+    return component.jobs if component is not None else None
 
 
 @router.get("/jobs")

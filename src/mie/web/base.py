@@ -20,6 +20,8 @@ from mie.dataplane.changes import ChangeLog
 from mie.dataplane.service import DataPlane
 from mie.engine.catalog import Catalog
 from mie.engine.executions import Executions
+from mie.ingest import JobsComponent
+from mie.storage.people import People
 from mie.web import session
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +38,15 @@ class WebServices(Protocol):
     catalog: Catalog
     executions: Executions
     api_key: str
-    components: dict[str, Any]
+    people: People | None
+
+    @property
+    def search(self) -> SearchIndexer | None:
+        """The search and media indexer, when it runs on this server."""
+
+    @property
+    def jobs(self) -> JobsComponent | None:
+        """The transcode jobs, when they run on this server."""
 
 
 class SignInRequiredError(Exception):
@@ -55,8 +65,7 @@ def services(conn: HTTPConnection) -> WebServices:
 
 def indexer(conn: HTTPConnection) -> SearchIndexer | None:
     """The search indexer, when it runs on this server."""
-    component = services(conn).components.get("search")
-    return component if isinstance(component, SearchIndexer) else None
+    return services(conn).search
 
 
 def require_session(request: Request) -> session.Session:

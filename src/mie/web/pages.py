@@ -144,8 +144,8 @@ def _hls_outputs(svc: Any, asset_id: str) -> list[dict[str, str]]:
     for key in keys:
         if key.endswith(".m3u8") and "/Transcode/" in key and _is_master(svc, svc.dataplane.bucket, key):
             found.append({"bucket": svc.dataplane.bucket, "key": key, "name": key.rsplit("/", 1)[-1]})
-    jobs = svc.components.get("jobs")
-    service = getattr(jobs, "jobs", None)
+    jobs = svc.jobs
+    service = jobs.jobs if jobs is not None else None
     if service is not None:
         try:
             documents = service.list_jobs()

