@@ -51,7 +51,7 @@ from typing import Any
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-API_KEY = "bench-key"
+API_KEY = "bench-key-0123456789"  # MIE_API_KEY needs 16 characters or more
 # A minimal MP4 header: enough for content sniffing to say "Video".
 MP4_BYTES = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 STAGES = 3
