@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up mie in a virtual environment at .venv in this checkout.
 #   scripts/setup.sh         the engine with every operator library
-#   scripts/setup.sh --dev   the same plus the test and lint tools
+#   scripts/setup.sh --dev   the same plus the test and lint tools (the `dev` extra: pytest, ruff, mypy,
+#                            schemathesis for the API fuzz test, playwright, ...)
 # Installs the Debian packages it needs (python3-venv, ffmpeg, tesseract, apertium, espeak-ng; with --dev also
 # chromium, the browser of the web UI tests) when missing.
 set -euo pipefail

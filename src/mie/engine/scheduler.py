@@ -273,14 +273,20 @@ class Scheduler:
         now = time.time()
         with self.db.write() as conn:
             stale = conn.execute(
-                select(tasks.c.id, tasks.c.attempt, tasks.c.payload).where(
+                select(tasks.c.id, tasks.c.attempt, tasks.c.payload, tasks.c.execution_id, tasks.c.stage).where(
                     (tasks.c.state == RUNNING) & tasks.c.lease_owner.like(f"{self.node_id}:%")
                 )
             ).all()
+            failed: dict[tuple[str, str], dict[int, JSONDict]] = {}
             for task in stale:
-                self._requeue_lost(
+                if self._requeue_lost(
                     conn, task_id=task.id, attempt=task.attempt, payload=task.payload, now=now, why="the server stopped"
-                )
+                ):
+                    failed[(task.execution_id, task.stage)] = {}
+            if failed:
+                # A task interrupted once too often failed just now: finish its stage (the execution ends in Error),
+                # or the execution would stay Started with no task left to run.
+                finish_stages(conn, self.catalog, failed)
             active = conn.execute(
                 select(executions.c.id, executions.c.current_stage).where(
                     executions.c.status.in_([WorkflowStatus.STARTED, WorkflowStatus.WAITING])

@@ -147,11 +147,12 @@ def validate_workflow_request(raw: Any) -> JSONDict:
             ends += 1
         elif "Next" not in spec:
             raise InvalidError(f"Stage {name} must have either an 'End' or and 'Next' key")
-        elif spec["Next"] not in stages:
+        elif not isinstance(spec["Next"], str) or spec["Next"] not in stages:
+            # Not a string (a list or an object is not even hashable): no stage is named so.
             raise InvalidError(f"Stage {name} names Next stage {spec['Next']!r}, which is not in Stages")
     if ends != 1:
         raise InvalidError(f"Workflow {body['Name']} must have exactly 1 'End' key within its stages")
-    if body["StartAt"] not in stages:
+    if not isinstance(body["StartAt"], str) or body["StartAt"] not in stages:
         raise InvalidError(f"StartAt stage {body['StartAt']!r} is not in Stages")
     order = stage_order(body)
     if len(order) != len(stages):
