@@ -7,8 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from mie.web import session
-from mie.web.base import PAGE_HEADERS, STATIC_DIR, SignInRequiredError, services, templates
+from mie.web.base import PAGE_HEADERS, STATIC_DIR, SignInRequiredError, current_session, templates
 
 #: Where the vendored Swagger UI is served from (same origin: /api/docs works offline).
 SWAGGER_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
@@ -28,7 +27,7 @@ def install(app: FastAPI) -> None:
     def docs(request: Request) -> HTMLResponse:
         # FastAPI's get_swagger_ui_html cannot pass a request interceptor (a function), which "Try it out" needs
         # to send the session's CSRF token; so the page is a template of our own, on the same vendored files.
-        found = session.current(request, services(request).api_key)
+        found = current_session(request)
         context = {
             "title": f"{app.title} - API",
             "openapi_url": app.openapi_url or "/api/openapi.json",
