@@ -4,7 +4,7 @@ and every file they need served from here (nothing from the internet). See docs/
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from mie.web.base import PAGE_HEADERS, STATIC_DIR, SignInRequiredError, current_session, templates
@@ -37,6 +37,11 @@ def install(app: FastAPI) -> None:
             "csrf": found.csrf if found else "",
         }
         return templates.TemplateResponse(request, "docs.html", context, headers=PAGE_HEADERS)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Pages name their icon; a browser showing a bare API answer (JSON) asks for /favicon.ico instead.
+        return FileResponse(STATIC_DIR / "vendor" / "swagger-ui" / "favicon-32x32.png", media_type="image/png")
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(_request: Request, exc: SignInRequiredError) -> RedirectResponse:
