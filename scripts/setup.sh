@@ -20,6 +20,7 @@ for pkg in ffmpeg tesseract-ocr tesseract-ocr-eng apertium apertium-eng-spa espe
 done
 # The browser tests (tests/e2e/test_web_ui.py) drive Debian's chromium through Playwright; no browser is downloaded.
 # tests/e2e/test_web_firefox.py drives Debian's firefox-esr over WebDriver BiDi with puppeteer-core, from Node.js.
+# (firefox-esr plays the H.264/AAC proxies with libavcodec, only recommended by it: ffmpeg above depends on it.)
 if [ "${1:-}" = "--dev" ]; then
   for pkg in chromium firefox-esr; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
