@@ -4,7 +4,7 @@
 #   scripts/setup.sh --dev   the same plus the test and lint tools (the `dev` extra: pytest, ruff, mypy,
 #                            schemathesis for the API fuzz test, playwright, ...)
 # Installs the Debian packages it needs (python3-venv, ffmpeg, tesseract, apertium, espeak-ng; with --dev also
-# chromium, the browser of the web UI tests) when missing.
+# chromium and firefox-esr, the browsers of the web UI tests, and Node.js for the Firefox driver) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +20,13 @@ for pkg in ffmpeg tesseract-ocr tesseract-ocr-eng apertium apertium-eng-spa espe
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 # The browser tests (tests/e2e/test_web_ui.py) drive Debian's chromium through Playwright; no browser is downloaded.
+# tests/e2e/test_web_firefox.py drives Debian's firefox-esr over WebDriver BiDi with puppeteer-core, from Node.js.
+# (firefox-esr plays the H.264/AAC proxies with libavcodec, only recommended by it: ffmpeg above depends on it.)
 if [ "${1:-}" = "--dev" ]; then
-  dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing+=(chromium)
+  for pkg in chromium firefox-esr; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
@@ -43,4 +48,8 @@ PY
 # ByteTrack for personTracking. `trackers` declares the GUI opencv-python, which would replace the headless wheel
 # the vision extra installs: take it without its declared dependencies (its real ones are in the vision extra).
 .venv/bin/python -m pip install --quiet --no-deps "trackers==2.6.1"
+if [ "${1:-}" = "--dev" ]; then
+  # puppeteer-core for the Firefox UI test, as locked in tests/e2e/firefox/package-lock.json (it downloads no browser).
+  npm ci --prefix tests/e2e/firefox --no-audit --no-fund --loglevel=error
+fi
 echo "mie is installed in .venv: run .venv/bin/mie serve"

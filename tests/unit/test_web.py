@@ -377,3 +377,11 @@ def test_insights_draw_tracked_persons_and_named_people() -> None:
     assert groups["people"]["name"] == "Eileen Collins"
     assert groups["persons"]["items"] == [{"start": 0, "end": 1000, "label": "person 0"}]
     assert found.summary["people"] == ["Eileen Collins"]
+
+
+def test_favicon_is_served(browser: TestClient) -> None:
+    # A browser showing a bare API answer (a refused form post, a JSON link) asks for /favicon.ico: no 404 in its log.
+    answer = browser.get("/favicon.ico")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/png"
+    assert answer.content.startswith(b"\x89PNG")

@@ -68,7 +68,9 @@ async def require_key(request: Request) -> None:
     query string) a SigV4 signature. 401 when missing or wrong, 403 when a read-only credential writes, 429 after
     repeated failures from one client (see :mod:`mie.api.auth`).
     """
-    if session.authorise(request, services(request).api_key):  # the web UI's session cookie + CSRF (mie.web.session)
+    svc = services(request)
+    # The web UI's session cookie + CSRF (mie.web.session); a read-only key's session may only read.
+    if session.authorise(request, svc.api_key, session.split_keys(svc.settings.api_keys_readonly)):
         return
     await authenticate(request)
 

@@ -4,11 +4,10 @@ and every file they need served from here (nothing from the internet). See docs/
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from mie.web import session
-from mie.web.base import PAGE_HEADERS, STATIC_DIR, SignInRequiredError, services, templates
+from mie.web.base import PAGE_HEADERS, STATIC_DIR, SignInRequiredError, current_session, templates
 
 #: Where the vendored Swagger UI is served from (same origin: /api/docs works offline).
 SWAGGER_JS = "/static/vendor/swagger-ui/swagger-ui-bundle.js"
@@ -28,7 +27,7 @@ def install(app: FastAPI) -> None:
     def docs(request: Request) -> HTMLResponse:
         # FastAPI's get_swagger_ui_html cannot pass a request interceptor (a function), which "Try it out" needs
         # to send the session's CSRF token; so the page is a template of our own, on the same vendored files.
-        found = session.current(request, services(request).api_key)
+        found = current_session(request)
         context = {
             "title": f"{app.title} - API",
             "openapi_url": app.openapi_url or "/api/openapi.json",
@@ -38,6 +37,11 @@ def install(app: FastAPI) -> None:
             "csrf": found.csrf if found else "",
         }
         return templates.TemplateResponse(request, "docs.html", context, headers=PAGE_HEADERS)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Pages name their icon; a browser showing a bare API answer (JSON) asks for /favicon.ico instead.
+        return FileResponse(STATIC_DIR / "vendor" / "swagger-ui" / "favicon-32x32.png", media_type="image/png")
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(_request: Request, exc: SignInRequiredError) -> RedirectResponse:

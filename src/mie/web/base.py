@@ -6,7 +6,6 @@ to the app are described here by the attributes the pages use.
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -68,10 +67,20 @@ def indexer(conn: HTTPConnection) -> SearchIndexer | None:
     return services(conn).search
 
 
+def readonly_keys(conn: HTTPConnection) -> tuple[str, ...]:
+    """The read-only API keys (``MIE_API_KEYS_READONLY``): they sign in to read-only sessions."""
+    return session.split_keys(services(conn).settings.api_keys_readonly)
+
+
+def current_session(conn: HTTPConnection) -> session.Session | None:
+    """The browser's session (admin or read-only), if its cookie is valid."""
+    return session.current(conn, services(conn).api_key, readonly_keys(conn))
+
+
 def require_session(request: Request) -> session.Session:
     """The browser's session; otherwise :class:`SignInRequiredError` (a redirect to ``/login?next=<this page>``)."""
     svc = services(request)
-    found = session.current(request, svc.api_key)
+    found = current_session(request)
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequiredError(target)
@@ -82,12 +91,12 @@ def require_session(request: Request) -> session.Session:
 
 
 def authorised(conn: HTTPConnection) -> bool:
-    """A session cookie or the API key in a header (for non-page routes such as media and events)."""
-    key = services(conn).api_key
-    if session.current(conn, key) is not None:
+    """A session cookie or an API key (admin or read-only) in a header, for the routes that only read (media,
+    captions, events)."""
+    if current_session(conn) is not None:
         return True
     given = conn.headers.get("x-api-key") or ""
-    return bool(given) and hmac.compare_digest(given.encode(), key.encode())
+    return bool(given) and session.check_key(given, services(conn).api_key, readonly_keys(conn)) is not None
 
 
 def shown_status(status: Any, message: Any) -> str:

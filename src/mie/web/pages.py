@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +14,17 @@ from mie.consumers.media_index import media_name
 from mie.consumers.search_query import hit_document, parse_query
 from mie.errors import ForbiddenError, InvalidError, MieError, NotFoundError
 from mie.web import library, session
-from mie.web.base import PAGE_HEADERS, indexer, media_url, require_session, services, shown_status, templates
+from mie.web.base import (
+    PAGE_HEADERS,
+    current_session,
+    indexer,
+    media_url,
+    readonly_keys,
+    require_session,
+    services,
+    shown_status,
+    templates,
+)
 from mie.web.insights import collect, read_results, technical
 
 router = APIRouter(include_in_schema=False)
@@ -23,11 +32,13 @@ router = APIRouter(include_in_schema=False)
 
 def render(request: Request, template: str, active: str, **context: Any) -> HTMLResponse:
     """A page with the session's CSRF token and the navigation."""
-    found = session.current(request, services(request).api_key)
+    found = current_session(request)
     seq = getattr(request.state, "change_seq", None)
+    # read_only: the pages leave out (or disable) what a read-only session may not do; the API refuses it anyway.
     context.update(
-        request=request, csrf=found.csrf if found else "", active=active, signed_in=found is not None, change_seq=seq
-    )
+        request=request, csrf=found.csrf if found else "", active=active, signed_in=found is not None, change_seq=seq,
+        read_only=found is not None and found.read_only,
+    )  # fmt: skip
     return templates.TemplateResponse(request, template, context, headers=PAGE_HEADERS)
 
 
@@ -46,15 +57,18 @@ def login_page(request: Request, next: str | None = None, error: str | None = No
 
 @router.post("/login", response_model=None)
 def login(request: Request, key: str = Form(""), next: str = Form("/")) -> Response:
-    """Check the API key once and set the session cookie."""
+    """Check the API key (admin or read-only) once and set the session cookie of its scope."""
     svc = services(request)
     if not session.same_origin(request):
         raise ForbiddenError("cross-site sign-in refused")
-    if not key or not hmac.compare_digest(key.strip().encode(), svc.api_key.encode()):
+    given = key.strip()
+    scope = session.check_key(given, svc.api_key, readonly_keys(request)) if given else None
+    if scope is None:
         page = render(request, "login.html", "login", next=_safe_next(next), error="That is not this server's API key.")
         page.status_code = 401
         return page
-    value, _ = session.new_cookie(svc.api_key)
+    # A read-only session is signed with the read-only key itself: removing that key signs its browsers out.
+    value, _ = session.new_cookie(svc.api_key if scope == "admin" else given, scope=scope)
     response = RedirectResponse(_safe_next(next), status_code=303)
     session.set_cookie(response, value, secure=session.is_https(request, svc.settings.public_url))
     return response
@@ -64,7 +78,7 @@ def login(request: Request, key: str = Form(""), next: str = Form("/")) -> Respo
 def logout(request: Request, csrf_token: str = Form("")) -> RedirectResponse:
     """Sign out (the form carries the CSRF token)."""
     svc = services(request)
-    found = session.current(request, svc.api_key)
+    found = current_session(request)
     if found is not None:
         session.check_csrf(request, found, csrf_token)
     response = RedirectResponse("/login", status_code=303)

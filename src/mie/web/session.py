@@ -4,6 +4,9 @@
   secret derived from the API key (as the URL signer's is), so changing the key signs every browser out and every
   node that shares the key accepts the same sessions. It is ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the UI
   is served over https, and expires after :data:`SESSION_SECONDS`.
+* A read-only key (``MIE_API_KEYS_READONLY``) signs in too: its cookie is signed with a secret derived from that
+  key over a message marked ``read``, so removing the key signs its browsers out and a read-only cookie can never be
+  read as an admin one. A read-only session may read (GET/HEAD) only; any write it sends is 403, whatever the form.
 * Cross-site request forgery: a state-changing request (anything but GET/HEAD/OPTIONS) authorised by the cookie must
   carry the session's CSRF token in ``X-CSRF-Token`` (or the form field ``csrf_token``); the token is an HMAC of the
   session's nonce, which the pages receive in a ``<meta>`` tag and a cross-site page cannot read. A request whose
@@ -18,7 +21,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection, Request
@@ -32,15 +37,24 @@ CSRF_FIELD = "csrf_token"
 #: How long a sign-in lasts.
 SESSION_SECONDS = 12 * 3600
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What a read-only session may send (as a read-only API key: mie.api.auth.READ_METHODS).
+_READ_METHODS = frozenset({"GET", "HEAD"})
+Scope = Literal["admin", "read"]
 
 
 @dataclass(frozen=True)
 class Session:
-    """A valid session: when it ends and its CSRF token."""
+    """A valid session: when it ends, its CSRF token and what it may do (``admin``, or ``read`` for a read-only key)."""
 
     expires: int
     nonce: str
     csrf: str
+    scope: Scope = "admin"
+
+    @property
+    def read_only(self) -> bool:
+        """True for a session signed in with a read-only key."""
+        return self.scope == "read"
 
 
 def _secret(api_key: str) -> bytes:
@@ -51,20 +65,38 @@ def _mac(api_key: str, message: str) -> str:
     return hmac.new(_secret(api_key), message.encode(), hashlib.sha256).hexdigest()
 
 
-def new_cookie(api_key: str, now: float | None = None) -> tuple[str, Session]:
-    """A fresh cookie value and its session."""
+def _signed(body: str, scope: Scope) -> str:
+    """What a cookie's signature covers: admin cookies sign ``expires.nonce`` alone (as before scopes existed)."""
+    return body if scope == "admin" else f"{body}\x00{scope}"
+
+
+def _csrf(key: str, nonce: str, scope: Scope) -> str:
+    return _mac(key, _signed(f"csrf\x00{nonce}", scope))
+
+
+def new_cookie(api_key: str, now: float | None = None, scope: Scope = "admin") -> tuple[str, Session]:
+    """A fresh cookie value and its session, signed with ``api_key`` (the admin key, or the read-only key used)."""
     expires = int(now if now is not None else time.time()) + SESSION_SECONDS
     nonce = secrets.token_urlsafe(18)
     body = f"{expires}.{nonce}"
-    return f"{body}.{_mac(api_key, body)}", Session(expires, nonce, _mac(api_key, f"csrf\x00{nonce}"))
+    return f"{body}.{_mac(api_key, _signed(body, scope))}", Session(expires, nonce, _csrf(api_key, nonce, scope), scope)
 
 
-def read_cookie(value: str | None, api_key: str, now: float | None = None) -> Session | None:
-    """The session of a cookie value, or None when it is missing, tampered with or expired."""
+def read_cookie(
+    value: str | None, api_key: str, now: float | None = None, readonly_keys: Sequence[str] = ()
+) -> Session | None:
+    """The session of a cookie value, or None when it is missing, tampered with or expired. A cookie signed with
+    ``api_key`` is an admin session; one signed with one of ``readonly_keys`` a read-only one."""
     if not value or value.count(".") != 2:
         return None
     expires_text, nonce, signature = value.split(".")
-    if not hmac.compare_digest(_mac(api_key, f"{expires_text}.{nonce}"), signature):
+    body = f"{expires_text}.{nonce}"
+    candidates: list[tuple[str, Scope]] = [(api_key, "admin"), *((k, "read") for k in readonly_keys)]
+    found: tuple[str, Scope] | None = None
+    for key, scope in candidates:  # every candidate is compared (no early exit), each in constant time
+        if hmac.compare_digest(_mac(key, _signed(body, scope)), signature) and found is None:
+            found = (key, scope)
+    if found is None:
         return None
     try:
         expires = int(expires_text)
@@ -72,12 +104,28 @@ def read_cookie(value: str | None, api_key: str, now: float | None = None) -> Se
         return None
     if expires < (now if now is not None else time.time()):
         return None
-    return Session(expires, nonce, _mac(api_key, f"csrf\x00{nonce}"))
+    return Session(expires, nonce, _csrf(found[0], nonce, found[1]), found[1])
 
 
-def current(conn: HTTPConnection, api_key: str) -> Session | None:
+def current(conn: HTTPConnection, api_key: str, readonly_keys: Sequence[str] = ()) -> Session | None:
     """The request's session, if its cookie is valid."""
-    return read_cookie(conn.cookies.get(COOKIE), api_key)
+    return read_cookie(conn.cookies.get(COOKIE), api_key, readonly_keys=readonly_keys)
+
+
+def check_key(given: str, api_key: str, readonly_keys: Sequence[str] = ()) -> Scope | None:
+    """The scope of a key typed on the sign-in page (every key compared in constant time), None when it is none."""
+    found: Scope | None = None
+    given_bytes = given.encode()
+    candidates: list[tuple[str, Scope]] = [(api_key, "admin"), *((k, "read") for k in readonly_keys)]
+    for key, scope in candidates:
+        if key and hmac.compare_digest(given_bytes, key.encode()) and found is None:
+            found = scope
+    return found
+
+
+def split_keys(raw: str) -> tuple[str, ...]:
+    """The keys of a comma-separated setting such as ``MIE_API_KEYS_READONLY``."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def is_https(conn: HTTPConnection, public_url: str | None = None) -> bool:
@@ -130,14 +178,26 @@ def has_credentials(request: HTTPConnection) -> bool:
     )
 
 
-def authorise(request: Request, api_key: str) -> bool:
+def check_scope(request: HTTPConnection, session: Session) -> None:
+    """403 for a write by a read-only session (the same answer as for a read-only API key)."""
+    method = request.scope.get("method", "GET")
+    if session.read_only and method not in _READ_METHODS:
+        raise ForbiddenError(
+            f"this session is read-only (signed in with a read-only key): it may {' and '.join(sorted(_READ_METHODS))}"
+            " only"
+        )
+
+
+def authorise(request: Request, api_key: str, readonly_keys: Sequence[str] = ()) -> bool:
     """The hook of the API's key check: True when the request is authorised by a valid session cookie (and, for a
     state-changing request, its CSRF token); False when it has no session, so the key check goes on. Requests with
-    their own credentials are left to the key check. Raises 403 for a session request that fails the CSRF check."""
+    their own credentials are left to the key check. Raises 403 for a session request that fails the CSRF check,
+    and for any write of a read-only session."""
     if has_credentials(request):
         return False
-    session = current(request, api_key)
+    session = current(request, api_key, readonly_keys)
     if session is None:
         return False
     check_csrf(request, session)
+    check_scope(request, session)
     return True

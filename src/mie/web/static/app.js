@@ -41,5 +41,8 @@ window.mie = (function () {
     return new EventSource("/ui/events" + (seq ? "?after=" + encodeURIComponent(seq.content) : ""));
   }
 
-  return { api, csrf, fmtTime, el, events };
+  // A session signed in with a read-only key: the pages leave write actions out (the server refuses them anyway).
+  const readOnly = document.body.dataset.readOnly === "1";
+
+  return { api, csrf, fmtTime, el, events, readOnly };
 })();

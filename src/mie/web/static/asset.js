@@ -235,14 +235,16 @@
   // Actions.
   const message = document.getElementById("action-message");
   function fail(e) { message.hidden = false; message.textContent = e.message; }
-  document.getElementById("delete").addEventListener("click", async () => {
+  const remove = document.getElementById("delete");
+  if (remove) remove.addEventListener("click", async () => {
     if (!confirm("Delete this asset, its results and its media?")) return;
     try {
       await api("DELETE", "/api/dataplane/metadata/" + data.assetId);
       location.href = "/";
     } catch (e) { fail(e); }
   });
-  document.getElementById("rerun").addEventListener("click", async () => {
+  const rerun = document.getElementById("rerun");
+  if (rerun) rerun.addEventListener("click", async () => {
     const name = document.getElementById("rerun-workflow").value;
     try {
       await api("POST", "/api/workflow/execution", { Name: name, Input: { AssetId: data.assetId } });

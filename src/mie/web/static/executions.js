@@ -27,7 +27,7 @@
     head.append(link, " · " + (run.Workflow || "") + " · ");
     head.appendChild(el("span", { class: "status s-" + String(run.Status).toLowerCase() }, run.Status));
     head.append(" · stage " + (run.CurrentStage || "") + " ");
-    head.appendChild(el("button", { type: "button", class: "cancel", "data-cancel": run.Id }, "Cancel"));
+    if (!window.mie.readOnly) head.appendChild(el("button", { type: "button", class: "cancel", "data-cancel": run.Id }, "Cancel"));
     node.appendChild(head);
     const ops = el("ul", { class: "ops" });
     for (const p of run.Progress || []) {

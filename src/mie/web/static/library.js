@@ -104,15 +104,18 @@
     for (const file of files) uploadOne(file);
   }
 
-  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault();
-    zone.classList.remove("over");
-    take(e.dataTransfer.files);
-  });
-  picker.addEventListener("change", () => { take(picker.files); picker.value = ""; });
-  workflowSelect.addEventListener("change", showOperators);
+  // A read-only session has no drop zone (uploading is a write); the live statuses below still run.
+  if (zone) {
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      take(e.dataTransfer.files);
+    });
+    picker.addEventListener("change", () => { take(picker.files); picker.value = ""; });
+    workflowSelect.addEventListener("change", showOperators);
+  }
 
   // Live statuses: server-sent events, no polling.
   const source = window.mie.events();

@@ -47,6 +47,7 @@
     }
   }
 
+  if (window.mie.readOnly) return; // no naming, merging or splitting: those forms are not on the page
   document.getElementById("rename").addEventListener("submit", (e) => {
     e.preventDefault();
     const name = document.getElementById("name").value.trim();

@@ -3,7 +3,7 @@
 (function () {
   const { api } = window.mie;
   const form = document.getElementById("start");
-  if (!form) return;
+  if (!form || window.mie.readOnly) return;
   const message = document.getElementById("start-message");
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
