@@ -17,19 +17,16 @@ from rich.table import Table
 
 from mie.cli.client import (
     ApiError,
-    ApiKeyOption,
     CliError,
-    DataDirOption,
     MieClient,
-    UrlOption,
     err,
     guarded,
     out,
     print_json,
-    resolve,
 )
 from mie.cli.display import DETAILED_RUNS, LiveDisplay, LogDisplay, summary
 from mie.cli.follow import Follower, Run, change_head, fetch_results, read_insights
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 
 DEFAULT_WORKFLOWS = {"Video": "CasVideoWorkflow", "Image": "CasImageWorkflow", "Audio": "CasAudioWorkflow"}
 
@@ -277,6 +274,7 @@ def _start(
 
 
 @guarded
+@connected(json=False)
 def run(
     *,
     files: Annotated[
@@ -316,9 +314,7 @@ def run(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.0, help="give up following after this many seconds (exit 1)")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Upload FILEs (or every media file in a folder), run a workflow on each and follow them live; print what
     the operators found (labels, faces, text on screen, speech, entities, captions) with a link to each asset.
@@ -338,7 +334,7 @@ def run(
             raise typer.BadParameter(f"{path} is {kind}: there is no default workflow for it, pass --workflow")
         plan.append((path, kind, name))
         wanted.setdefault(name, []).append("" if workflow else f"the default workflow for {kind} files")
-    connection = resolve(url, api_key, data_dir)
+    connection = remote.connection()
     with MieClient(connection) as client:
         _check_workflows(client, wanted)
         after = 0 if no_wait else change_head(client)
@@ -379,6 +375,7 @@ def run(
 
 
 @guarded
+@connected(json=False)
 def watch(
     *,
     execution_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="executions to follow")],
@@ -386,12 +383,10 @@ def watch(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.0, help="give up after this many seconds (exit 1)")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Follow running executions live until they end, then summarise them (exit 1 if one ends in Error)."""
-    with MieClient(resolve(url, api_key, data_dir)) as client:
+    with remote.client() as client:
         after = change_head(client)
         runs = []
         for execution_id in execution_ids:
