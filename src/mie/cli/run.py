@@ -7,7 +7,6 @@ import json
 import mimetypes
 import uuid
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,17 +26,13 @@ from mie.cli.client import (
 from mie.cli.display import DETAILED_RUNS, LiveDisplay, LogDisplay, summary
 from mie.cli.follow import Follower, Run, change_head, fetch_results, read_insights
 from mie.cli.remote import FROM_OPTIONS, Remote, connected
+from mie.types import MediaType
 
-DEFAULT_WORKFLOWS = {"Video": "CasVideoWorkflow", "Image": "CasImageWorkflow", "Audio": "CasAudioWorkflow"}
-
-
-class MediaType(StrEnum):
-    """MIE's media types (the key under ``Input.Media``)."""
-
-    Video = "Video"
-    Audio = "Audio"
-    Image = "Image"
-    Text = "Text"
+DEFAULT_WORKFLOWS: dict[str, str] = {
+    MediaType.VIDEO: "CasVideoWorkflow",
+    MediaType.IMAGE: "CasImageWorkflow",
+    MediaType.AUDIO: "CasAudioWorkflow",
+}
 
 
 # Input ---------------------------------------------------------------------------------------------------------
@@ -68,7 +63,7 @@ def parse_config(value: str | None) -> dict[str, Any] | None:
     return parsed
 
 
-_MIME_MAJOR = {"video": "Video", "audio": "Audio", "image": "Image", "text": "Text"}
+_MIME_MAJOR = {kind.lower(): kind for kind in MediaType}
 
 
 def media_type_of(path: Path) -> str | None:
@@ -81,7 +76,7 @@ def media_type_of(path: Path) -> str | None:
     except OSError:
         head = b""
     sniffed = sniff_media_type(head) if head else None
-    if sniffed in ("Video", "Audio", "Image"):
+    if sniffed in FOLDER_MEDIA:
         return sniffed
     guessed, _ = mimetypes.guess_type(path.name)
     if guessed:
@@ -92,7 +87,7 @@ def media_type_of(path: Path) -> str | None:
 
 
 #: Media types ``mie run DIR`` picks up in a folder (text files there are notes, not media).
-FOLDER_MEDIA = frozenset({"Video", "Audio", "Image"})
+FOLDER_MEDIA = frozenset({MediaType.VIDEO, MediaType.AUDIO, MediaType.IMAGE})
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
