@@ -24,7 +24,6 @@ from mie.cli.client import (
     CliError,
     MieClient,
     err,
-    for_each,
     guarded,
     out,
     print_json,
@@ -228,19 +227,8 @@ def job_cancel(
     remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Cancel queued or running jobs (their ffmpeg is stopped; they end CANCELED)."""
-    records: list[Any] = []
-
-    def cancelled(job_id: str, record: Any) -> None:
-        records.append(record)
-        if not remote.json:
-            out.print(f"cancelled job {job_id}")
-
     with remote.client() as client:
-        failed = for_each(job_ids, lambda jid: client.post(f"/api/jobs/{jid}/cancel"), cancelled)
-    if remote.json:
-        print_json(records)
-    if failed:
-        raise typer.Exit(1)
+        remote.each(job_ids, lambda jid: client.post(f"/api/jobs/{jid}/cancel"), lambda jid, _: f"cancelled job {jid}")
 
 
 # Creating ------------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from mie.cli import render
 from mie.cli.client import (
-    for_each,
     guarded,
     out,
 )
@@ -103,13 +102,11 @@ def notification_delete(
 ) -> None:
     """Delete subscriptions with their delivery logs (pending deliveries are not sent)."""
     with remote.client() as client:
-        failed = for_each(
+        remote.each(
             subscription_ids,
             lambda sid: client.delete(f"/api/notifications/{sid}"),
-            lambda sid, _: out.print(f"deleted subscription {sid}"),
+            lambda sid, _: f"deleted subscription {sid}",
         )
-    if failed:
-        raise typer.Exit(1)
 
 
 @notification_app.command("deliveries")

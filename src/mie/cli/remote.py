@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import typer
 
 from mie.cli.client import (
     ApiKeyOption,
@@ -32,6 +34,8 @@ from mie.cli.client import (
     JsonOption,
     MieClient,
     UrlOption,
+    for_each,
+    out,
     print_json,
     resolve,
 )
@@ -65,6 +69,23 @@ class Remote:
         if self.json:
             print_json(value)
         return self.json
+
+    def each(self, items: Iterable[str], call: Callable[[str], Any], say: Callable[[str, Any], str]) -> None:
+        """Call ``call`` on every item and print ``say(item, answer)`` for each (with ``--json``: every answer, as
+        one JSON list at the end). An API error is printed and the other items still go ahead; the command then
+        exits 1."""
+        answers: list[Any] = []
+
+        def report(item: str, answer: Any) -> None:
+            answers.append(answer)
+            if not self.json:
+                out.print(say(item, answer))
+
+        failed = for_each(items, call, report)
+        if self.json:
+            print_json(answers)
+        if failed:
+            raise typer.Exit(1)
 
 
 #: The default of a command's ``remote`` parameter (Python needs one after options with defaults); the

@@ -16,7 +16,6 @@ from mie.cli.client import (
     CliError,
     JsonOption,
     MieClient,
-    for_each,
     guarded,
     out,
     print_json,
@@ -170,13 +169,11 @@ def asset_delete(
         if not typer.confirm(f"Delete {what} with all results and media?"):
             raise typer.Exit(1)
     with remote.client() as client:
-        failed = for_each(
+        remote.each(
             asset_ids,
             lambda aid: client.delete(f"/api/dataplane/metadata/{aid}"),
-            lambda aid, _: out.print(f"deleted asset {aid}"),
+            lambda aid, _: f"deleted asset {aid}",
         )
-    if failed:
-        raise typer.Exit(1)
 
 
 # Executions ----------------------------------------------------------------------------------------------------
@@ -329,20 +326,12 @@ def execution_cancel(
 ) -> None:
     """Cancel queued, running or waiting executions (MIE ends them Error, "Cancelled by request"; mie shows them
     as Cancelled)."""
-    records: list[Any] = []
 
-    def cancelled(execution_id: str, record: Any) -> None:
-        records.append(record)
-        if not remote.json:
-            message = record.get("Message") or ""
-            out.print(f"cancelled execution {execution_id} ({escape(message)})")
+    def cancelled(execution_id: str, record: Any) -> str:
+        return f"cancelled execution {execution_id} ({escape(record.get('Message') or '')})"
 
     with remote.client() as client:
-        failed = for_each(execution_ids, lambda eid: client.post(f"/api/workflow/execution/{eid}/cancel"), cancelled)
-    if remote.json:
-        print_json(records)
-    if failed:
-        raise typer.Exit(1)
+        remote.each(execution_ids, lambda eid: client.post(f"/api/workflow/execution/{eid}/cancel"), cancelled)
 
 
 # Operators -----------------------------------------------------------------------------------------------------
@@ -414,7 +403,6 @@ def operator_register(
     """Create the operation of discovered operators (or update it to the code's definition)."""
     if bool(names) == all_:
         raise typer.BadParameter("name the operators to register, or pass --all (not both)", param_hint="NAME...")
-    records: list[Any] = []
     with remote.client() as client:
         if all_:
             names = [str(op.get("Name")) for op in client.get("/api/operators").get("Operators") or []]
@@ -422,16 +410,10 @@ def operator_register(
                 out.print("no native operators were discovered: nothing to register")
                 return
 
-        def registered(name: str, record: Any) -> None:
-            records.append(record)
-            if not remote.json:
-                out.print(f"registered operation {escape(name)} (version {escape(str(record.get('Version')))})")
+        def registered(name: str, record: Any) -> str:
+            return f"registered operation {escape(name)} (version {escape(str(record.get('Version')))})"
 
-        failed = for_each(names or [], lambda name: client.post(f"/api/operators/{name}/register"), registered)
-    if remote.json:
-        print_json(records)
-    if failed:
-        raise typer.Exit(1)
+        remote.each(names or [], lambda name: client.post(f"/api/operators/{name}/register"), registered)
 
 
 # Workflows -----------------------------------------------------------------------------------------------------
