@@ -19,15 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mie.cli import render
-from mie.cli.client import (
-    ApiError,
-    CliError,
-    MieClient,
-    err,
-    guarded,
-    out,
-    print_json,
-)
+from mie.cli.client import ApiError, CliError, MieClient, err, guarded, out, print_json
 from mie.cli.remote import FROM_OPTIONS, Remote, connected
 from mie.errors import MieError
 

@@ -14,15 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mie.cli.client import (
-    ApiError,
-    CliError,
-    MieClient,
-    err,
-    guarded,
-    out,
-    print_json,
-)
+from mie.cli.client import ApiError, CliError, MieClient, err, guarded, out, print_json
 from mie.cli.display import DETAILED_RUNS, LiveDisplay, LogDisplay, summary
 from mie.cli.follow import Follower, Run, change_head, fetch_results, read_insights
 from mie.cli.remote import FROM_OPTIONS, Remote, connected
