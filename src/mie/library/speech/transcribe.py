@@ -15,7 +15,9 @@ model directory instead of the bundled tiny.en), ``BeamSize`` (default 5), ``Cpu
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from mie.library.speech import whisper
 from mie.library.speech.transcript import apply_vocabulary, build_items, hotwords, transcribe_json
 from mie.library.speech.vocabulary import load_vocabulary
 from mie.operators import OperatorContext, operator
+from mie.operators.media import Watchdog
 from mie.types import JSONDict
 
 #: Media kinds the operators read, best first (``Audio16k`` needs no decoding).
@@ -77,6 +80,12 @@ def _check_language(model: Any, language: str | None, configured: Any) -> str | 
     return language
 
 
+def _decode_check(ctx: OperatorContext) -> Callable[[], None]:
+    """Stops the audio decoding on cancellation or at the time limit (no stall limit: ffmpeg prints nothing while
+    it decodes, however long the file)."""
+    return Watchdog(ctx, f"{ctx.name}: decoding audio", stall=math.inf).check
+
+
 def _progress_reporter(ctx: OperatorContext) -> Any:
     last = [0.0]
 
@@ -111,7 +120,9 @@ def run_transcribe(ctx: OperatorContext) -> JSONDict:
         model = whisper.load_model(ctx.config("ModelPath"), threads=threads)
         language = _check_language(model, language, configured)
         ctx.progress(0.0, "decoding audio")
-        audio = source if "Audio16k" in ctx.input_media else whisper.prepare_audio(source, ctx.scratch)
+        audio = (
+            source if "Audio16k" in ctx.input_media else whisper.prepare_audio(source, ctx.scratch, _decode_check(ctx))
+        )
         result = whisper.transcribe(
             model, audio, language=language, hotwords=hotwords(entries), beam_size=beam_size,
             on_segment=_progress_reporter(ctx),

