@@ -47,8 +47,21 @@ TERMINAL_STATUSES = frozenset({WorkflowStatus.COMPLETE, WorkflowStatus.ERROR})
 #: Statuses of executions waiting for admission by the scheduler.
 ADMISSION_STATUSES = frozenset({WorkflowStatus.QUEUED, WorkflowStatus.RESUMED})
 
-#: ``MediaType`` value of operators that never need media.
+
+class MediaType(StrEnum):
+    """MIE's media types: the kind of an asset's media, the key under ``Input.Media`` and ``Globals.Media``, and
+    an operator's ``MediaType``. Values are the strings MIE stores and sends (a StrEnum equals its string)."""
+
+    VIDEO = "Video"
+    AUDIO = "Audio"
+    IMAGE = "Image"
+    TEXT = "Text"
+
+
+#: ``MediaType`` value of operators that never need media (not a kind of media, so not a :class:`MediaType`).
 METADATA_ONLY = "MetadataOnly"
+#: Every ``MediaType`` an operator may declare.
+OPERATOR_MEDIA_TYPES: tuple[str, ...] = (*MediaType, METADATA_ONLY)
 #: ``CurrentStage`` of a finished execution.
 END_STAGE = "End"
 

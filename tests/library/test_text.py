@@ -28,6 +28,7 @@ from mie.library.text import (
 from mie.library.text.entities import scored_entities
 from mie.library.text.source import iter_chunks
 from mie.operators import OperatorContext, operator
+from mie.operators.cache import LazyMap
 from mie.testing import harness, run_operator
 from tests.helpers import make_workflow, upload, wait_for
 
@@ -333,8 +334,7 @@ def test_settings_are_checked(paragraph: Path) -> None:
 
 
 def test_a_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch, paragraph: Path) -> None:
-    monkeypatch.setattr(models, "_cache", {})
-    monkeypatch.setattr(models, "_use_locks", {})
+    monkeypatch.setattr(models, "_MODELS", LazyMap())  # forget the models loaded so far
     real_import = models.importlib.import_module
 
     def no_langdetect(name: str, package: str | None = None) -> Any:

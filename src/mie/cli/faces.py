@@ -11,17 +11,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from mie.cli.client import (
-    ApiKeyOption,
     CliError,
-    DataDirOption,
-    JsonOption,
     MieClient,
-    UrlOption,
-    connect,
     guarded,
     out,
-    print_json,
 )
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 
 faces_app = typer.Typer(
     help="Face collections (as Rekognition's): create, index faces of photos, search by photo.", no_args_is_help=True
@@ -62,33 +57,30 @@ def _box(box: dict[str, Any]) -> str:
 
 @faces_app.command("create")
 @guarded
+@connected()
 def create(
     collection: CollectionArgument,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Create an empty face collection."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         result = client.post(f"{API}/create_collection", {"CollectionId": collection})
-    if as_json:
-        print_json(result)
+    if remote.show_json(result):
         return
     out.print(f"created collection {escape(collection)} ({escape(str(result.get('FaceModelVersion')))})")
 
 
 @faces_app.command("collections")
 @guarded
+@connected()
 def collections(
-    as_json: JsonOption = False, url: UrlOption = None, api_key: ApiKeyOption = None, data_dir: DataDirOption = None
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List the face collections and how many faces each has."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         ids = _all(client, "list_collections", "CollectionIds", {})
         described = [{"CollectionId": i, **client.post(f"{API}/describe_collection", {"CollectionId": i})} for i in ids]
-    if as_json:
-        print_json(described)
+    if remote.show_json(described):
         return
     if not described:
         out.print("no face collections yet: `mie faces create NAME`")
@@ -102,20 +94,20 @@ def collections(
 
 @faces_app.command("delete-collection")
 @guarded
+@connected(json=False)
 def delete_collection(
     collection: CollectionArgument,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Delete a face collection and all its faces."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         client.post(f"{API}/delete_collection", {"CollectionId": collection})
     out.print(f"deleted collection {escape(collection)}")
 
 
 @faces_app.command("index")
 @guarded
+@connected()
 def index(
     collection: CollectionArgument,
     image: ImageArgument = None,
@@ -125,10 +117,7 @@ def index(
         str | None, typer.Option("--external-id", help="ExternalImageId: e.g. the person's name")
     ] = None,
     max_faces: Annotated[int | None, typer.Option("--max-faces", min=1, max=100, help="largest faces kept")] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Add the faces of a photo (a file, or --asset ID) to a collection."""
     body: dict[str, Any] = {"CollectionId": collection, "Image": _image(image, asset)}
@@ -136,10 +125,9 @@ def index(
         body["ExternalImageId"] = external_id
     if max_faces is not None:
         body["MaxFaces"] = max_faces
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         result = client.post(f"{API}/index_faces", body)
-    if as_json:
-        print_json(result)
+    if remote.show_json(result):
         return
     for record in result.get("FaceRecords") or []:
         face = record["Face"]
@@ -153,18 +141,15 @@ def index(
 
 @faces_app.command("list")
 @guarded
+@connected()
 def list_faces(
     collection: CollectionArgument,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List the faces of a collection."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         found = _all(client, "list_faces", "Faces", {"CollectionId": collection})
-    if as_json:
-        print_json(found)
+    if remote.show_json(found):
         return
     if not found:
         out.print(f"collection {escape(collection)} has no faces: `mie faces index {escape(collection)} PHOTO`")
@@ -179,15 +164,14 @@ def list_faces(
 
 @faces_app.command("delete")
 @guarded
+@connected(json=False)
 def delete_faces(
     collection: CollectionArgument,
     face_ids: Annotated[list[str], typer.Argument(metavar="FACE_ID...", help="faces to delete")],
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Delete faces from a collection."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         result = client.post(f"{API}/delete_faces", {"CollectionId": collection, "FaceIds": face_ids})
     for face_id in result.get("DeletedFaces") or []:
         out.print(f"deleted {face_id}")
@@ -198,6 +182,7 @@ def delete_faces(
 
 @faces_app.command("search")
 @guarded
+@connected()
 def search(
     collection: CollectionArgument,
     image: ImageArgument = None,
@@ -207,10 +192,7 @@ def search(
         float | None, typer.Option("--threshold", min=0, max=100, help="least Similarity \\[default: 80]")
     ] = None,
     max_faces: Annotated[int | None, typer.Option("--max-faces", min=1, max=4096, help="most matches")] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Search a collection for the largest face of a photo."""
     body: dict[str, Any] = {"CollectionId": collection, "Image": _image(image, asset)}
@@ -218,10 +200,9 @@ def search(
         body["FaceMatchThreshold"] = threshold
     if max_faces is not None:
         body["MaxFaces"] = max_faces
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         result = client.post(f"{API}/search_faces_by_image", body)
-    if as_json:
-        print_json(result)
+    if remote.show_json(result):
         return
     matches = result.get("FaceMatches") or []
     if not matches:

@@ -19,21 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mie.cli import render
-from mie.cli.client import (
-    ApiError,
-    ApiKeyOption,
-    CliError,
-    DataDirOption,
-    JsonOption,
-    MieClient,
-    UrlOption,
-    connect,
-    err,
-    for_each,
-    guarded,
-    out,
-    print_json,
-)
+from mie.cli.client import ApiError, CliError, MieClient, err, guarded, out, print_json
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 from mie.errors import MieError
 
 job_app = typer.Typer(
@@ -113,26 +100,23 @@ def outputs_of(job: dict[str, Any]) -> list[tuple[str, str]]:
 
 @job_app.command("list")
 @guarded
+@connected()
 def job_list(
     *,
     status: Annotated[
         str | None, typer.Option("--status", "-s", help="only this status: " + ", ".join(STATUSES))
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="show only the newest N")] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List transcode jobs, newest first: status, input file, settings, progress."""
     wanted = status.upper() if status else None
     if wanted is not None and wanted not in STATUSES:
         raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}", param_hint="--status")
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         jobs = client.get(f"/api/jobs/{wanted}" if wanted else "/api/jobs")
     jobs = jobs[:limit] if limit else jobs
-    if as_json:
-        print_json(jobs)
+    if remote.show_json(jobs):
         return
     if not jobs:
         out.print(
@@ -197,21 +181,18 @@ def _show(job: dict[str, Any]) -> None:
 
 @job_app.command("show")
 @guarded
+@connected()
 def job_show(
     *,
     job_id: Annotated[str, typer.Argument(metavar="ID", help="the job id")],
     events: Annotated[bool, typer.Option("--events", help="also list the job's events")] = False,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Show a job: status, input, progress metrics, outputs (--json: the job document)."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         job = client.get(f"/api/jobs/{job_id}")
         history = client.get(f"/api/jobs/{job_id}/events") if events else None
-    if as_json:
-        print_json(job if history is None else {"job": job, "events": history})
+    if remote.show_json(job if history is None else {"job": job, "events": history}):
         return
     _show(job)
     if history:
@@ -232,27 +213,14 @@ def job_show(
 
 @job_app.command("cancel")
 @guarded
+@connected()
 def job_cancel(
     job_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="jobs to cancel")],
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Cancel queued or running jobs (their ffmpeg is stopped; they end CANCELED)."""
-    records: list[Any] = []
-
-    def cancelled(job_id: str, record: Any) -> None:
-        records.append(record)
-        if not as_json:
-            out.print(f"cancelled job {job_id}")
-
-    with connect(url, api_key, data_dir) as client:
-        failed = for_each(job_ids, lambda jid: client.post(f"/api/jobs/{jid}/cancel"), cancelled)
-    if as_json:
-        print_json(records)
-    if failed:
-        raise typer.Exit(1)
+    with remote.client() as client:
+        remote.each(job_ids, lambda jid: client.post(f"/api/jobs/{jid}/cancel"), lambda jid, _: f"cancelled job {jid}")
 
 
 # Creating ------------------------------------------------------------------------------------------------------
@@ -351,6 +319,7 @@ def follow(client: MieClient, job: dict[str, Any], timeout: float | None, show: 
 
 @job_app.command("create")
 @guarded
+@connected()
 def job_create(
     *,
     source: Annotated[
@@ -374,15 +343,12 @@ def job_create(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.0, help="with --wait: give up after this many seconds")
     ] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Create a transcode job on a file: an HLS ladder, an MP4 and thumbnails by default (docs/jobs.md)."""
     body = load_settings_file(settings) if settings is not None else None
     name = settings.stem if settings is not None else "Default"
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         if source.startswith("s3://"):
             uri = source
         else:
@@ -398,11 +364,11 @@ def job_create(
         except MieError as exc:  # not a settings document (the server checks the settings themselves)
             raise CliError(f"{settings}: {exc.message}", exit_code=2) from exc
         job = client.post("/api/jobs", request).get("Job") or {}
-        if not as_json:
+        if not remote.json:
             err.print(f"created job {job.get('id')} on {escape(uri)}", soft_wrap=True)
         if wait:
-            job = follow(client, job, timeout, show=not as_json and err.is_terminal)
-    if as_json:
+            job = follow(client, job, timeout, show=not remote.json and err.is_terminal)
+    if remote.json:
         print_json(job)
     else:
         _show(job)

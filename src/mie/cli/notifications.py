@@ -10,16 +10,10 @@ from rich.table import Table
 
 from mie.cli import render
 from mie.cli.client import (
-    ApiKeyOption,
-    DataDirOption,
-    JsonOption,
-    UrlOption,
-    connect,
-    for_each,
     guarded,
     out,
-    print_json,
 )
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 
 notification_app = typer.Typer(
     help="Webhooks and e-mail notified of job and workflow execution status changes.", no_args_is_help=True
@@ -34,17 +28,14 @@ def _target(sub: dict[str, Any]) -> str:
 
 @notification_app.command("list")
 @guarded
+@connected()
 def notification_list(
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List subscriptions, oldest first."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         items = list(client.pages("/api/notifications"))
-    if as_json:
-        print_json(items)
+    if remote.show_json(items):
         return
     if not items:
         out.print("no subscriptions: add one with `mie notification add URL` (or --email ADDRESS)")
@@ -64,6 +55,7 @@ def notification_list(
 
 @notification_app.command("add")
 @guarded
+@connected()
 def notification_add(
     *,
     webhook: Annotated[str | None, typer.Argument(metavar="[URL]", help="the webhook to POST to")] = None,
@@ -79,10 +71,7 @@ def notification_add(
     secret: Annotated[
         str | None, typer.Option("--secret", help="HMAC key of the signatures \\[default: generated]")
     ] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Subscribe a webhook URL (or an e-mail address with --email); prints the signing secret once."""
     if (webhook is None) == (email is None):
@@ -94,10 +83,9 @@ def notification_add(
         body["Statuses"] = statuses
     if secret is not None:
         body["Secret"] = secret
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         record = client.post("/api/notifications", body)
-    if as_json:
-        print_json(record)
+    if remote.show_json(record):
         return
     out.print(f"added subscription {record.get('Id')} for {escape(_target(record))}")
     if record.get("Secret"):
@@ -107,37 +95,31 @@ def notification_add(
 
 @notification_app.command("delete")
 @guarded
+@connected(json=False)
 def notification_delete(
     subscription_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="subscriptions to delete")],
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Delete subscriptions with their delivery logs (pending deliveries are not sent)."""
-    with connect(url, api_key, data_dir) as client:
-        failed = for_each(
+    with remote.client() as client:
+        remote.each(
             subscription_ids,
             lambda sid: client.delete(f"/api/notifications/{sid}"),
-            lambda sid, _: out.print(f"deleted subscription {sid}"),
+            lambda sid, _: f"deleted subscription {sid}",
         )
-    if failed:
-        raise typer.Exit(1)
 
 
 @notification_app.command("deliveries")
 @guarded
+@connected()
 def notification_deliveries(
     subscription_id: Annotated[str, typer.Argument(metavar="ID", help="the subscription")],
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Show the delivery log of a subscription: state, attempts, HTTP status and the last error."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         items = list(client.pages(f"/api/notifications/{subscription_id}/deliveries"))
-    if as_json:
-        print_json(items)
+    if remote.show_json(items):
         return
     if not items:
         out.print("nothing delivered yet")

@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mie.cli.client import ApiKeyOption, DataDirOption, JsonOption, UrlOption, connect, guarded, out, print_json
+from mie.cli.client import guarded, out
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 
 people_app = typer.Typer(
     help="People across the library (faces clustered by peopleRecognition): list, show, name, merge, split.",
@@ -24,18 +25,15 @@ def _summary(person: dict[str, Any]) -> str:
 
 @people_app.command("list")
 @guarded
+@connected()
 def list_people(
     name: Annotated[str | None, typer.Option("--name", help="only people of this exact name")] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List the people (named or not), with their face and asset counts."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         found = list(client.pages("/api/people", key="People", **({"name": name} if name else {})))
-    if as_json:
-        print_json(found)
+    if remote.show_json(found):
         return
     if not found:
         out.print("no people yet: run peopleRecognition (or peopleRecognitionImage) on some media")
@@ -53,18 +51,15 @@ def list_people(
 
 @people_app.command("show")
 @guarded
+@connected()
 def show(
     person: PersonArgument,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Show a person: name, the assets they are seen in, their faces."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         record = client.get(f"/api/people/{person}")
-    if as_json:
-        print_json(record)
+    if remote.show_json(record):
         return
     out.print(_summary(record))
     for asset_id in record.get("AssetIds") or []:
@@ -80,44 +75,41 @@ def show(
 
 @people_app.command("name")
 @guarded
+@connected(json=False)
 def name(
     person: PersonArgument,
     new_name: Annotated[str, typer.Argument(metavar="NAME", help="the person's name ('' forgets it)")],
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Name a person; the name then appears on every asset where they are seen."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         record = client.post(f"/api/people/{person}/name", {"Name": new_name or None})
     out.print(f"{_summary(record)} ({record.get('ResultsUpdated', 0)} results updated)")
 
 
 @people_app.command("merge")
 @guarded
+@connected(json=False)
 def merge(
     person: PersonArgument,
     others: Annotated[list[str], typer.Argument(metavar="OTHER...", help="people merged into PERSON")],
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Merge other people into PERSON (the same person, found twice)."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         record = client.post(f"/api/people/{person}/merge", {"PersonIds": others})
     out.print(f"merged into {_summary(record)}")
 
 
 @people_app.command("split")
 @guarded
+@connected(json=False)
 def split(
     person: PersonArgument,
     face_ids: Annotated[list[str], typer.Argument(metavar="FACE_ID...", help="faces that are someone else")],
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Move faces of PERSON to a new person (they were someone else)."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         record = client.post(f"/api/people/{person}/split", {"FaceIds": face_ids})
     out.print(f"new person {_summary(record)}")

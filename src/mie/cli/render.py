@@ -14,6 +14,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from mie.types import MediaType
+
 STATUS_STYLES = {
     "Complete": "green",
     "Error": "red",
@@ -49,7 +51,7 @@ def file_name(key: Any) -> str:
 
 
 #: Where an execution's input is among its ``Globals.Media`` (a video's has an ``Audio`` track extracted, too).
-INPUT_KINDS = ("Video", "Image", "Audio", "Text")
+INPUT_KINDS = (MediaType.VIDEO, MediaType.IMAGE, MediaType.AUDIO, MediaType.TEXT)
 
 
 def media_name(record: Mapping[str, Any]) -> str:

@@ -13,19 +13,15 @@ from rich.text import Text
 from mie.cli import display, insights, render
 from mie.cli.client import (
     ApiError,
-    ApiKeyOption,
     CliError,
-    DataDirOption,
     JsonOption,
     MieClient,
-    UrlOption,
-    connect,
-    for_each,
     guarded,
     out,
     print_json,
 )
 from mie.cli.follow import Run, fetch_results
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 from mie.cli.run import watch
 from mie.types import WorkflowStatus
 
@@ -74,15 +70,14 @@ def _asset_info(client: MieClient, asset_id: str) -> dict[str, Any]:
 
 @asset_app.command("list")
 @guarded
+@connected(json=False)
 def asset_list(
     as_json: JsonOption = False,
     limit: LimitOption = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List assets, oldest first: id, media type, creation time and the object holding the media."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         ids = _limit([str(i) for i in client.pages("/api/dataplane/metadata", key="assets")], limit)
         assets = []
         for asset_id in ids:
@@ -111,23 +106,20 @@ def asset_list(
 
 @asset_app.command("show")
 @guarded
+@connected()
 def asset_show(
     asset_id: Annotated[str, typer.Argument(metavar="ID", help="the AssetId")],
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Show an asset, its executions and a summary of each operator's results (--json: the results in full)."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         asset = _asset_info(client, asset_id)
         executions = client.get(f"/api/workflow/execution/asset/{asset_id}")
         holder = Run(label=asset_id, workflow="", record={"AssetId": asset_id})
         fetch_results(client, holder)
     if holder.results_error:
         raise CliError(f"cannot read the results of asset {asset_id}: {holder.results_error}")
-    if as_json:
-        print_json({"asset": asset, "executions": executions, "results": holder.results})
+    if remote.show_json({"asset": asset, "executions": executions, "results": holder.results}):
         return
     info = Table.grid(padding=(0, 2))
     info.add_row("asset", asset_id)
@@ -163,12 +155,11 @@ def asset_show(
 
 @asset_app.command("delete")
 @guarded
+@connected(json=False)
 def asset_delete(
     asset_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="AssetIds to delete")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Delete assets with their results and media; their running executions are cancelled first."""
     if not yes:
@@ -177,14 +168,12 @@ def asset_delete(
         what = asset_ids[0] if len(asset_ids) == 1 else f"{len(asset_ids)} assets"
         if not typer.confirm(f"Delete {what} with all results and media?"):
             raise typer.Exit(1)
-    with connect(url, api_key, data_dir) as client:
-        failed = for_each(
+    with remote.client() as client:
+        remote.each(
             asset_ids,
             lambda aid: client.delete(f"/api/dataplane/metadata/{aid}"),
-            lambda aid, _: out.print(f"deleted asset {aid}"),
+            lambda aid, _: f"deleted asset {aid}",
         )
-    if failed:
-        raise typer.Exit(1)
 
 
 # Executions ----------------------------------------------------------------------------------------------------
@@ -192,6 +181,7 @@ def asset_delete(
 
 @execution_app.command("list")
 @guarded
+@connected()
 def execution_list(
     *,
     status: Annotated[
@@ -199,13 +189,10 @@ def execution_list(
     ] = None,
     asset: Annotated[str | None, typer.Option("--asset", help="only executions of this AssetId")] = None,
     limit: LimitOption = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List executions, oldest first (--json: full records without --status/--asset, MIE's short ones with)."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         if asset is not None:
             items = list(reversed(client.get(f"/api/workflow/execution/asset/{asset}")))
             if status is not None:
@@ -215,8 +202,7 @@ def execution_list(
         else:
             items = list(client.pages("/api/workflow/execution"))
         items = _limit(items, limit)
-        if as_json:
-            print_json(items)
+        if remote.show_json(items):
             return
         names = _file_names(client, items)
     if not items:
@@ -271,18 +257,15 @@ def _file_names(client: MieClient, items: list[Any]) -> dict[str, str]:
 
 @execution_app.command("show")
 @guarded
+@connected()
 def execution_show(
     execution_id: Annotated[str, typer.Argument(metavar="ID", help="the execution Id")],
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Show one execution: status, stage, operators' progress while it runs, their outputs (--json: the record)."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         record = client.get(f"/api/workflow/execution/{execution_id}")
-    if as_json:
-        print_json(record)
+    if remote.show_json(record):
         return
     run = Run(label=str((record.get("Workflow") or {}).get("Name", "")), workflow="", record=record)
     info = Table.grid(padding=(0, 2))
@@ -312,56 +295,43 @@ execution_app.command("watch")(watch)
 
 @execution_app.command("resume")
 @guarded
+@connected()
 def execution_resume(
     *,
     execution_id: Annotated[str, typer.Argument(metavar="ID", help="a Waiting execution")],
     stage: Annotated[
         str | None, typer.Option("--stage", help="the stage it waits in \\[default: its CurrentStage]")
     ] = None,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Resume an execution that waits in a Wait stage."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         if stage is None:
             record = client.get(f"/api/workflow/execution/{execution_id}")
             if record.get("Status") != "Waiting":
                 raise CliError(f"execution {execution_id} is {record.get('Status')}, not Waiting: nothing to resume")
             stage = str(record.get("CurrentStage"))
         result = client.put(f"/api/workflow/execution/{execution_id}", {"WaitingStageName": stage})
-    if as_json:
-        print_json(result)
+    if remote.show_json(result):
         return
     out.print(f"resumed execution {execution_id} from stage {escape(stage)} ({result.get('Status', 'Resumed')})")
 
 
 @execution_app.command("cancel")
 @guarded
+@connected()
 def execution_cancel(
     execution_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="executions to cancel")],
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Cancel queued, running or waiting executions (MIE ends them Error, "Cancelled by request"; mie shows them
     as Cancelled)."""
-    records: list[Any] = []
 
-    def cancelled(execution_id: str, record: Any) -> None:
-        records.append(record)
-        if not as_json:
-            message = record.get("Message") or ""
-            out.print(f"cancelled execution {execution_id} ({escape(message)})")
+    def cancelled(execution_id: str, record: Any) -> str:
+        return f"cancelled execution {execution_id} ({escape(record.get('Message') or '')})"
 
-    with connect(url, api_key, data_dir) as client:
-        failed = for_each(execution_ids, lambda eid: client.post(f"/api/workflow/execution/{eid}/cancel"), cancelled)
-    if as_json:
-        print_json(records)
-    if failed:
-        raise typer.Exit(1)
+    with remote.client() as client:
+        remote.each(execution_ids, lambda eid: client.post(f"/api/workflow/execution/{eid}/cancel"), cancelled)
 
 
 # Operators -----------------------------------------------------------------------------------------------------
@@ -386,18 +356,15 @@ def registration(operator: dict[str, Any], operation: dict[str, Any] | None) -> 
 
 @operator_app.command("list")
 @guarded
+@connected()
 def operator_list(
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Native operators found in installed plugins (and whether their operation is registered), then the names
     of Lambda-style handlers."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         body = client.get("/api/operators")
-        if as_json:
-            print_json(body)
+        if remote.show_json(body):
             return
         operations = {str(o.get("Name")): o for o in client.pages("/api/workflow/operation")}
     operators = body.get("Operators") or []
@@ -426,36 +393,27 @@ def operator_list(
 
 @operator_app.command("register")
 @guarded
+@connected()
 def operator_register(
     *,
     names: Annotated[list[str] | None, typer.Argument(metavar="NAME...", help="operators to register")] = None,
     all_: Annotated[bool, typer.Option("--all", help="register every discovered operator")] = False,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Create the operation of discovered operators (or update it to the code's definition)."""
     if bool(names) == all_:
         raise typer.BadParameter("name the operators to register, or pass --all (not both)", param_hint="NAME...")
-    records: list[Any] = []
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         if all_:
             names = [str(op.get("Name")) for op in client.get("/api/operators").get("Operators") or []]
             if not names:
                 out.print("no native operators were discovered: nothing to register")
                 return
 
-        def registered(name: str, record: Any) -> None:
-            records.append(record)
-            if not as_json:
-                out.print(f"registered operation {escape(name)} (version {escape(str(record.get('Version')))})")
+        def registered(name: str, record: Any) -> str:
+            return f"registered operation {escape(name)} (version {escape(str(record.get('Version')))})"
 
-        failed = for_each(names or [], lambda name: client.post(f"/api/operators/{name}/register"), registered)
-    if as_json:
-        print_json(records)
-    if failed:
-        raise typer.Exit(1)
+        remote.each(names or [], lambda name: client.post(f"/api/operators/{name}/register"), registered)
 
 
 # Workflows -----------------------------------------------------------------------------------------------------
@@ -463,17 +421,14 @@ def operator_register(
 
 @workflow_app.command("list")
 @guarded
+@connected()
 def workflow_list(
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """List workflows with their stages and operations."""
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         items = list(client.pages("/api/workflow"))
-    if as_json:
-        print_json(items)
+    if remote.show_json(items):
         return
     if not items:
         out.print("no workflows yet (create them with POST /api/workflow)")

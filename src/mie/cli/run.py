@@ -7,7 +7,6 @@ import json
 import mimetypes
 import uuid
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,32 +14,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mie.cli.client import (
-    ApiError,
-    ApiKeyOption,
-    CliError,
-    DataDirOption,
-    MieClient,
-    UrlOption,
-    err,
-    guarded,
-    out,
-    print_json,
-    resolve,
-)
+from mie.cli.client import ApiError, CliError, MieClient, err, guarded, out, print_json
 from mie.cli.display import DETAILED_RUNS, LiveDisplay, LogDisplay, summary
 from mie.cli.follow import Follower, Run, change_head, fetch_results, read_insights
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
+from mie.types import MediaType
 
-DEFAULT_WORKFLOWS = {"Video": "CasVideoWorkflow", "Image": "CasImageWorkflow", "Audio": "CasAudioWorkflow"}
-
-
-class MediaType(StrEnum):
-    """MIE's media types (the key under ``Input.Media``)."""
-
-    Video = "Video"
-    Audio = "Audio"
-    Image = "Image"
-    Text = "Text"
+DEFAULT_WORKFLOWS: dict[str, str] = {
+    MediaType.VIDEO: "CasVideoWorkflow",
+    MediaType.IMAGE: "CasImageWorkflow",
+    MediaType.AUDIO: "CasAudioWorkflow",
+}
 
 
 # Input ---------------------------------------------------------------------------------------------------------
@@ -71,7 +55,7 @@ def parse_config(value: str | None) -> dict[str, Any] | None:
     return parsed
 
 
-_MIME_MAJOR = {"video": "Video", "audio": "Audio", "image": "Image", "text": "Text"}
+_MIME_MAJOR = {kind.lower(): kind for kind in MediaType}
 
 
 def media_type_of(path: Path) -> str | None:
@@ -84,7 +68,7 @@ def media_type_of(path: Path) -> str | None:
     except OSError:
         head = b""
     sniffed = sniff_media_type(head) if head else None
-    if sniffed in ("Video", "Audio", "Image"):
+    if sniffed in FOLDER_MEDIA:
         return sniffed
     guessed, _ = mimetypes.guess_type(path.name)
     if guessed:
@@ -95,7 +79,7 @@ def media_type_of(path: Path) -> str | None:
 
 
 #: Media types ``mie run DIR`` picks up in a folder (text files there are notes, not media).
-FOLDER_MEDIA = frozenset({"Video", "Audio", "Image"})
+FOLDER_MEDIA = frozenset({MediaType.VIDEO, MediaType.AUDIO, MediaType.IMAGE})
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
@@ -277,6 +261,7 @@ def _start(
 
 
 @guarded
+@connected(json=False)
 def run(
     *,
     files: Annotated[
@@ -316,9 +301,7 @@ def run(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.0, help="give up following after this many seconds (exit 1)")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Upload FILEs (or every media file in a folder), run a workflow on each and follow them live; print what
     the operators found (labels, faces, text on screen, speech, entities, captions) with a link to each asset.
@@ -338,7 +321,7 @@ def run(
             raise typer.BadParameter(f"{path} is {kind}: there is no default workflow for it, pass --workflow")
         plan.append((path, kind, name))
         wanted.setdefault(name, []).append("" if workflow else f"the default workflow for {kind} files")
-    connection = resolve(url, api_key, data_dir)
+    connection = remote.connection()
     with MieClient(connection) as client:
         _check_workflows(client, wanted)
         after = 0 if no_wait else change_head(client)
@@ -379,6 +362,7 @@ def run(
 
 
 @guarded
+@connected(json=False)
 def watch(
     *,
     execution_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="executions to follow")],
@@ -386,12 +370,10 @@ def watch(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.0, help="give up after this many seconds (exit 1)")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Follow running executions live until they end, then summarise them (exit 1 if one ends in Error)."""
-    with MieClient(resolve(url, api_key, data_dir)) as client:
+    with remote.client() as client:
         after = change_head(client)
         runs = []
         for execution_id in execution_ids:

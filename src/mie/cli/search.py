@@ -14,17 +14,13 @@ from rich.table import Table
 from rich.text import Text
 
 from mie.cli.client import (
-    ApiKeyOption,
     CliError,
-    DataDirOption,
-    JsonOption,
-    UrlOption,
-    connect,
     guarded,
     out,
     print_json,
 )
 from mie.cli.display import clock
+from mie.cli.remote import FROM_OPTIONS, Remote, connected
 
 index_app = typer.Typer(help="The media and full-text search indexes.", no_args_is_help=True)
 
@@ -213,6 +209,7 @@ def at(moment: Moment) -> str:
 
 
 @guarded
+@connected()
 def search(
     words: Annotated[list[str], typer.Argument(metavar="WORDS...", help='words (all must occur), "phrases", word*')],
     *,
@@ -221,21 +218,17 @@ def search(
     ] = None,
     operator: Annotated[str | None, typer.Option("--operator", "-o", help="only results of this operator")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="at most this many hits")] = 20,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Search labels, faces, on-screen text, transcripts, captions, entities, key phrases and file names.
 
     One line per moment: the transcript, captions and translations of the same words are one hit (original
     language first), with the time it is said or shown (mm:ss); --json prints the server's hits unchanged."""
     query = " ".join(words)
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         body = client.get("/api/search", q=query, **{"media-type": media_type}, operator=operator, limit=limit)
     hits = body.get("hits", []) if isinstance(body, dict) else []
-    if as_json:
-        print_json(body)
+    if remote.show_json(body):
         return
     if not hits:
         out.print(f"no hits for {escape(query)!r}")
@@ -275,23 +268,21 @@ def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
 
 @index_app.command("rebuild")
 @guarded
+@connected()
 def rebuild(
     offline: Annotated[
         bool,
         typer.Option("--offline", help="rebuild in this process on the data directory (the server must be stopped)"),
     ] = False,
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """Rebuild the media index and the full-text index from the data plane (every asset, newest results)."""
     if offline:
-        _print_stats(_rebuild_offline(data_dir), as_json)
+        _print_stats(_rebuild_offline(remote.data_dir), remote.json)
         return
-    with connect(url, api_key, data_dir) as client:
+    with remote.client() as client:
         response = client.request("POST", "/api/search/rebuild", json_body={}, timeout=REBUILD_TIMEOUT)
-    _print_stats(response.json(), as_json)
+    _print_stats(response.json(), remote.json)
 
 
 def _rebuild_offline(data_dir: Path | None) -> dict[str, Any]:
@@ -313,12 +304,10 @@ def _rebuild_offline(data_dir: Path | None) -> dict[str, Any]:
 
 @index_app.command("status")
 @guarded
+@connected()
 def status(
-    as_json: JsonOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    data_dir: DataDirOption = None,
+    remote: Remote = FROM_OPTIONS,
 ) -> None:
     """How far the indexer has read the change log, and what the indexes hold."""
-    with connect(url, api_key, data_dir) as client:
-        _print_stats(client.get("/api/search/status"), as_json)
+    with remote.client() as client:
+        _print_stats(client.get("/api/search/status"), remote.json)

@@ -28,7 +28,7 @@ VIDEO_EXTENSIONS = frozenset(
 )
 AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".aiff"})
 
-_MIE_TO_KIND = {IMAGE: "image", VIDEO: "video", AUDIO: "audio", TEXT: "text"}
+_MIE_TO_KIND: dict[str, str] = {IMAGE: "image", VIDEO: "video", AUDIO: "audio", TEXT: "text"}
 
 
 def media_name(s3_key: str) -> str:

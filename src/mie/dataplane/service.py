@@ -26,9 +26,10 @@ from mie.model.records import NAME_PATTERN, created_now
 from mie.storage.objects import ObjectStore, check_bucket, check_key
 from mie.storage.sql.db import Database, dumps
 from mie.storage.sql.tables import assets, metadata_pages, metadata_pointers
+from mie.types import MediaType
 
 ASSET_PREFIX = "private/assets/"
-MEDIA_TYPES = ("Video", "Image", "Audio", "Text")
+MEDIA_TYPES = tuple(MediaType)
 
 
 def asset_prefix(asset_id: str) -> str:

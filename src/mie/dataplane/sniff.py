@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-IMAGE, VIDEO, AUDIO, TEXT = "Image", "Video", "Audio", "Text"
+from mie.types import MediaType
+
+IMAGE, VIDEO, AUDIO, TEXT = MediaType.IMAGE, MediaType.VIDEO, MediaType.AUDIO, MediaType.TEXT
 
 _AUDIO_FTYP = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
 
 
-def sniff_media_type(head: bytes) -> str | None:
+def sniff_media_type(head: bytes) -> MediaType | None:
     """MIE's media type (``Image``/``Video``/``Audio``/``Text``) from the first bytes of a file, or ``None``."""
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
         return IMAGE

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from mie.operators import media
+from mie.operators.media import ProbeFailedError
 from mie.types import JSONDict
 
 _CODECS = {"h264": "H_264", "hevc": "H_265", "mpeg2video": "MPEG2", "vp9": "VP9", "av1": "AV1", "prores": "PRORES"}
@@ -18,34 +17,21 @@ _AUDIO = {"aac": "AAC", "mp3": "MP3", "ac3": "AC3", "eac3": "EAC3", "opus": "OPU
 _FORMATS = {"h264": "AVC", "hevc": "HEVC", "mpeg2video": "MPEG Video", "vp9": "VP9", "av1": "AV1"}
 
 
-class ProbeError(Exception):
-    """ffprobe failed or found nothing to transcode."""
+#: ffprobe failed or found nothing to transcode (the SDK's error, under the name the jobs use).
+ProbeError = ProbeFailedError
+#: What a job's error says to do when ffmpeg or ffprobe is missing.
+INSTALL = "apt-get install ffmpeg (or set MIE_FFMPEG / MIE_FFPROBE)"
 
 
 def find_tool(name: str) -> str:
-    """The path of ``name`` (ffmpeg / ffprobe); :class:`ProbeError` naming the package when missing."""
-    found = shutil.which(name)
-    if found is None:
-        raise ProbeError(f"{name} is not installed: apt-get install ffmpeg (or set MIE_FFMPEG / MIE_FFPROBE)")
-    return found
+    """The path of ``name`` (ffmpeg / ffprobe); :class:`~mie.operators.MissingDependencyError` naming the package
+    when missing."""
+    return media.find_tool(name, INSTALL)
 
 
 def ffprobe(tool: str, path: Path, timeout: float = 60.0) -> JSONDict:
     """ffprobe's JSON for ``path`` (streams and format)."""
-    try:
-        done = subprocess.run(
-            [tool, "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ProbeError(f"ffprobe could not run: {exc}") from exc
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip().splitlines()
-        raise ProbeError(message[-1] if message else f"ffprobe exited with {done.returncode}")
-    data: JSONDict = json.loads(done.stdout or b"{}")
-    return data
+    return media.ffprobe_json(tool, path, timeout)
 
 
 def _rate(text: Any) -> float:

@@ -4,17 +4,16 @@ is MediaConvert's ``outputGroupDetails``."""
 
 from __future__ import annotations
 
-import subprocess
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from mie.errors import InvalidError
 from mie.jobs.compile import PHASE_WEIGHTS, Plan, PlannedGroup, compile_job, master_playlist
 from mie.jobs.probe import InputInfo, ProbeError, describe_input, ffprobe, find_tool, output_facts
 from mie.jobs.spec import JobSpec, parse_s3_uri
+from mie.operators.dependencies import MissingDependencyError
+from mie.operators.media import MediaProcess, progress_blocks, read_lines, tail_lines
 from mie.storage.objects import ObjectStore
 from mie.types import JSONDict
 
@@ -101,55 +100,25 @@ def _local_input(objects: ObjectStore, bucket: str, key: str, scratch: Path) -> 
     return target.resolve()
 
 
-def _progress_lines(stream: IO[bytes]) -> Iterator[dict[str, str]]:
-    """Blocks of ``key=value`` lines from ffmpeg's ``-progress``, one dict per report."""
-    block: dict[str, str] = {}
-    for raw in stream:
-        key, _, value = raw.decode(errors="replace").strip().partition("=")
-        block[key] = value
-        if key == "progress":
-            yield block
-            block = {}
-
-
 def run_ffmpeg(args: list[str], *, duration: float, fps: float, sink: JobSink, log_path: Path, tool: str) -> None:
     """Run ffmpeg, feeding TRANSCODING progress to ``sink``; kill it when the sink says the job is cancelled."""
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([tool, *args], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
-    stop = threading.Event()
-    cancelled = threading.Event()
 
-    def watchdog() -> None:
-        # Cancellation must not wait for the next progress line (ffmpeg may be stuck on a slow input).
-        while not stop.wait(0.2):
-            if sink.cancelled():
-                cancelled.set()
-                proc.kill()
-                return
+    def check() -> None:
+        # Called while ffmpeg is silent too: cancellation must not wait for the next progress line (ffmpeg may
+        # be stuck on a slow input).
+        if sink.cancelled():
+            raise JobCancelledError("the job was cancelled")
 
-    guard = threading.Thread(target=watchdog, name="ffmpeg-watchdog", daemon=True)
-    guard.start()
-    try:
-        assert proc.stdout is not None
-        for block in _progress_lines(proc.stdout):
+    with MediaProcess([tool, *args], log_path=log_path, check=check) as proc:
+        for block in proc.items(lambda stream: progress_blocks(read_lines(stream))):
+            check()
             out_time = _seconds(block.get("out_time_us") or block.get("out_time_ms"))
             frames = int(block["frame"]) if block.get("frame", "").isdigit() else round(out_time * fps)
             percent = 100.0 if block.get("progress") == "end" else min(99.0, 100.0 * out_time / duration)
             sink.progress(Progress("TRANSCODING", max(0.0, percent), frames))
         code = proc.wait()
-    finally:
-        stop.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-        guard.join()
-    if cancelled.is_set():
-        raise JobCancelledError("the job was cancelled")
     if code != 0:
-        lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
-        detail = "; ".join(lines[-3:]) or f"exit status {code}"
+        detail = "; ".join(tail_lines(proc.log(), 3)) or f"exit status {code}"
         raise JobFailedError(ERROR_TRANSCODE, f"ffmpeg failed: {detail}")
 
 
@@ -173,7 +142,7 @@ def run_job(
     :class:`JobCancelledError`."""
     try:
         ffmpeg_path, ffprobe_path = find_tool(ffmpeg), find_tool(ffprobe_tool)
-    except ProbeError as exc:
+    except MissingDependencyError as exc:
         raise JobFailedError(ERROR_TRANSCODE, str(exc)) from exc
     sink.progress(Progress("PROBING", 0))
     bucket, key = parse_s3_uri(spec.input_uri, "FileInput")

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mie.operators.registry import OperatorRegistry
-from mie.types import JSONDict
+from mie.types import JSONDict, MediaType
 
-MEDIA_TYPES = ("Video", "Audio", "Image", "Text")
+MEDIA_TYPES = tuple(MediaType)
 
 
 def _handler(media_type: str, succeed: bool) -> Callable[[JSONDict, Any], JSONDict]:

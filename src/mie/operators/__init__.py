@@ -11,12 +11,14 @@ See docs/operators.md.
 from mie.errors import OperatorCancelledError, OperatorError, OperatorTimeoutError
 from mie.operators.context import OperatorContext, ResultPages, Runtime
 from mie.operators.definition import EXECUTING, OperatorDefinition, operator
+from mie.operators.dependencies import MissingDependencyError, require_module
 from mie.operators.registry import Handler, LambdaContext, OperatorRegistry, Target
 
 __all__ = [
     "EXECUTING",
     "Handler",
     "LambdaContext",
+    "MissingDependencyError",
     "OperatorCancelledError",
     "OperatorContext",
     "OperatorDefinition",
@@ -27,4 +29,5 @@ __all__ = [
     "Runtime",
     "Target",
     "operator",
+    "require_module",
 ]

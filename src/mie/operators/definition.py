@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from mie.types import JSONDict
+from mie.types import OPERATOR_MEDIA_TYPES, JSONDict
 
 if TYPE_CHECKING:
     from mie.operators.context import OperatorContext
 
 #: What an operator may declare: a media type, or ``MetadataOnly`` for operators that read only earlier results.
-MEDIA_TYPES = ("Video", "Audio", "Image", "Text", "MetadataOnly")
+MEDIA_TYPES = OPERATOR_MEDIA_TYPES
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 MONITOR_SUFFIX = ".monitor"
 

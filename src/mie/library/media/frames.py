@@ -15,7 +15,6 @@ Manifest (version 1)::
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mie.errors import OperatorError
+from mie.operators.media import find_tool, last_line
 
 #: The ``Media`` kind under which ``Thumbnail`` stores the frame archive.
 FRAMES_KIND = "Frames"
@@ -156,17 +156,15 @@ def extract(
 ) -> FrameSet:
     """Sample frames from ``video`` in one ffmpeg pass (for tests and operators that have no ``Frames`` input;
     ``Thumbnail`` produces them in its own single decoding pass)."""
-    if shutil.which(ffmpeg) is None:
-        raise OperatorError("ffmpeg is not installed: install the Debian package ffmpeg (scripts/setup.sh does)")
+    tool = find_tool(ffmpeg)
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
-        ffmpeg, "-nostdin", "-v", "error", "-i", str(video), "-an", "-sn", "-dn",
+        tool, "-nostdin", "-v", "error", "-i", str(video), "-an", "-sn", "-dn",
         "-vf", frame_filter(fps, max_side), "-q:v", "3", "-start_number", "0", str(out_dir / "%06d.jpg"),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
-        raise OperatorError(f"could not decode frames from {video.name}: {detail}")
+        raise OperatorError(f"could not decode frames from {video.name}: {last_line(proc.stderr, proc.returncode)}")
     return collect(out_dir, fps=fps, source_width=source_width, source_height=source_height, duration=duration)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from mie.errors import OperatorError
 from mie.library.media.exif import read_exif
 from mie.operators import OperatorContext, operator
+from mie.operators.dependencies import MissingDependencyError
 
 INSTALL = "pip install pymediainfo (or the media extra: pip install 'media-insights-engine[media]')"
 #: Track types that make a file a media file (MIE's rule).
@@ -32,7 +33,7 @@ def _parse(path: Any) -> dict[str, Any]:
     try:
         module = importlib.import_module("pymediainfo")
     except ImportError as exc:
-        raise OperatorError(f"pymediainfo is not installed: {INSTALL}") from exc
+        raise MissingDependencyError("pymediainfo", INSTALL) from exc
     try:
         data: dict[str, Any] = module.MediaInfo.parse(str(path)).to_data()
     except Exception as exc:  # libmediainfo errors come as several exception types; all mean "unreadable"

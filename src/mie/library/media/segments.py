@@ -15,6 +15,7 @@ from typing import Any
 
 from mie.library.media.tools import Probe
 from mie.operators import OperatorContext
+from mie.types import MediaType
 
 MODEL_VERSION = "mie-1.0"
 
@@ -127,7 +128,7 @@ def response(info: Probe, segments: list[dict[str, Any]], types: list[str]) -> d
 def analysed_video(ctx: OperatorContext) -> tuple[str, Any]:
     """Which input to analyse: the proxy made by ``Thumbnail`` when there is one (smaller, always decodable, the
     same frames and timing), else the source video, as MIE's Rekognition operators read ``ProxyEncode``."""
-    kind = "ProxyEncode" if "ProxyEncode" in ctx.input_media else "Video"
+    kind = "ProxyEncode" if "ProxyEncode" in ctx.input_media else MediaType.VIDEO
     path = ctx.input_file(kind)
     _, key = ctx.media_location(kind)
     return PurePosixPath(key).name, path

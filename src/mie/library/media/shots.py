@@ -12,18 +12,15 @@ pipes them to the detector.
 from __future__ import annotations
 
 import importlib
-import queue
-import subprocess
-import threading
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mie.errors import OperatorError
 from mie.library.media import segments
-from mie.library.media.tools import Probe, Reporter, Watchdog, check_complete, killing, last_line, probe, tool
-from mie.operators import OperatorContext, operator
+from mie.library.media.tools import Probe, Reporter, check_complete, probe
+from mie.operators import MissingDependencyError, OperatorContext, operator
+from mie.operators.media import MediaProcess, Watchdog, find_tool, last_line, read_frames
 
 INSTALL = (
     "pip install scenedetect-headless 'opencv-python-headless<5' numpy "
@@ -41,7 +38,7 @@ def _load() -> tuple[Any, Any, Any]:
         scenedetect = importlib.import_module("scenedetect")
         importlib.import_module("cv2").setNumThreads(1)  # one compute thread per operator running side by side
     except ImportError as exc:
-        raise OperatorError(f"shot detection needs PySceneDetect: {INSTALL} ({exc})") from exc
+        raise MissingDependencyError("PySceneDetect", INSTALL, needed_by="shot detection", cause=exc) from exc
     return numpy, scenedetect.ContentDetector, scenedetect.FrameTimecode
 
 
@@ -65,7 +62,7 @@ def detect_cuts(
     width, height = analysis_size(info.width, info.height)
     frame_bytes = width * height * 3
     cmd = [
-        tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-i", str(path),
+        find_tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-i", str(path),
         "-map", f"0:{info.video['index'] if info.video else 'v:0'}", "-an", "-sn", "-dn",
         "-vf", f"scale={width}:{height}:flags=area", "-fps_mode", "cfr", "-r", str(fps),
         "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1",
@@ -73,44 +70,28 @@ def detect_cuts(
     detector = content_detector(threshold=threshold, min_scene_len=min_frames)
     watchdog = Watchdog(ctx, f"{ctx.name}: decoding")
     reporter = Reporter(ctx, "detecting shots", info.duration, start=5, end=95)
-    frames: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
     scores: dict[int, float] = {}
     cuts: list[int] = []
     index = 0
     log_path = ctx.scratch / "ffmpeg-shots.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
-        with killing(proc):
-            assert proc.stdout is not None
-            reader = threading.Thread(target=_pump_frames, args=(proc.stdout, frame_bytes, frames.put), daemon=True)
-            reader.start()
-            while True:
-                try:
-                    data = frames.get(timeout=0.25)
-                except queue.Empty:
-                    watchdog.check()
-                    continue
-                if data is None:
-                    break
-                watchdog.alive()
-                image = numpy.frombuffer(data, dtype=numpy.uint8).reshape(height, width, 3)
-                found = detector.process_frame(frame_timecode(index, fps=fps), image)
-                score = float(detector._frame_score or 0.0)  # the detector keeps no public per-frame score
-                if score >= threshold:
-                    scores[index] = score
-                cuts.extend(int(tc.frame_num) for tc in found)
-                index += 1
-                reporter.at(index / float(fps))
-                if index % 50 == 0:
-                    watchdog.check()
-            while proc.poll() is None:
-                try:
-                    proc.wait(timeout=0.25)
-                except subprocess.TimeoutExpired:
-                    watchdog.check()
-    errors = log_path.read_text(errors="replace")
-    if proc.returncode != 0:
-        raise OperatorError(f"{ctx.name}: could not decode {path.name}: {last_line(errors, proc.returncode)}")
+    with MediaProcess(cmd, log_path=log_path, check=watchdog.check) as proc:
+        # At most 16 frames read ahead: decoding waits for the detector instead of filling memory.
+        for data in proc.items(read_frames(frame_bytes), buffer=16):
+            watchdog.alive()
+            image = numpy.frombuffer(data, dtype=numpy.uint8).reshape(height, width, 3)
+            found = detector.process_frame(frame_timecode(index, fps=fps), image)
+            score = float(detector._frame_score or 0.0)  # the detector keeps no public per-frame score
+            if score >= threshold:
+                scores[index] = score
+            cuts.extend(int(tc.frame_num) for tc in found)
+            index += 1
+            reporter.at(index / float(fps))
+            if index % 50 == 0:
+                watchdog.check()
+        returncode = proc.wait()
+    errors = proc.log()
+    if returncode != 0:
+        raise OperatorError(f"{ctx.name}: could not decode {path.name}: {last_line(errors, returncode)}")
     if index == 0:
         raise OperatorError(f"{ctx.name}: no video frame of {path.name} could be decoded")
     damage = "partial file" if "partial file" in errors else ""
@@ -119,19 +100,6 @@ def detect_cuts(
     unique = sorted({c for c in cuts if 0 < c < index})
     return [(c, scores.get(c, max((s for f, s in scores.items() if abs(f - c) <= min_frames), default=threshold)))
             for c in unique], index  # fmt: skip
-
-
-def _pump_frames(stream: IO[bytes], size: int, put: Callable[[bytes | None], None]) -> None:
-    try:
-        while True:
-            data = stream.read(size)
-            if not data or len(data) < size:
-                break
-            put(data)
-    except (OSError, ValueError):  # the pipe was closed because the process was killed
-        pass
-    finally:
-        put(None)
 
 
 def shots(cuts: list[tuple[int, float]], frames: int, fps: Fraction, threshold: float) -> list[dict[str, Any]]:

@@ -36,6 +36,8 @@ from mie.errors import OperatorError
 from mie.library.media.frames import AUDIO16K_KIND, FRAMES_KIND, collect, frame_filter
 from mie.library.media.tools import Probe, Reporter, check_complete, probe, run_ffmpeg
 from mie.operators import OperatorContext, operator
+from mie.operators.dependencies import MissingDependencyError
+from mie.types import MediaType
 
 #: MIE's default position of the thumbnail (seconds).
 DEFAULT_POSITION = 7.0
@@ -110,7 +112,9 @@ def _image_thumbnail(ctx: OperatorContext, max_side: int) -> dict[str, Any]:
         image_module = importlib.import_module("PIL.Image")
         ops = importlib.import_module("PIL.ImageOps")
     except ImportError as exc:
-        raise OperatorError(f"{ctx.name}: a thumbnail of an image needs Pillow: pip install pillow") from exc
+        raise MissingDependencyError(
+            "Pillow", "pip install pillow", needed_by=f"{ctx.name}: a thumbnail of an image", cause=exc
+        ) from exc
     src = ctx.input_file("Image")
     _, key = ctx.media_location("Image")
     name = PurePosixPath(key).name
@@ -191,7 +195,7 @@ def thumbnail(ctx: OperatorContext) -> dict[str, Any]:
     if settings["ProxyPreset"] not in _PRESETS:
         raise OperatorError(f"{ctx.name}: ProxyPreset must be one of {', '.join(_PRESETS)}")
     requested = _number(ctx, "ThumbnailPosition", minimum=0, maximum=1e7)
-    if "Video" not in ctx.input_media and "Image" in ctx.input_media:
+    if MediaType.VIDEO not in ctx.input_media and MediaType.IMAGE in ctx.input_media:
         return _image_thumbnail(ctx, int(settings["ThumbnailMaxSide"]))
 
     src = ctx.input_file("Video")

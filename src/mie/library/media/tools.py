@@ -1,47 +1,38 @@
 """ffprobe and ffmpeg for the media operators: probing a file, and running one ffmpeg command with progress,
 cancellation, a time limit and a stall watchdog, so a damaged file fails with a clear message instead of hanging.
 
-Every function raises :class:`~mie.errors.OperatorError` with a message a user can act on (which file, what is wrong,
-what to install).
+The subprocess machinery itself is the SDK's (:mod:`mie.operators.media`, shared with the transcode jobs); this
+module words its results for operators. Every function raises :class:`~mie.errors.OperatorError` with a message a
+user can act on (which file, what is wrong, what to install).
 """
 
 from __future__ import annotations
 
-import json
-import queue
-import re
-import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from mie.errors import OperatorError, OperatorTimeoutError
+from mie.errors import OperatorError
 from mie.operators import OperatorContext
+from mie.operators.media import (
+    PROBE_TIMEOUT,
+    STALL_TIMEOUT,
+    MediaProcess,
+    ProbeFailedError,
+    Watchdog,
+    ffprobe_json,
+    find_tool,
+    last_line,
+    read_lines,
+)
 
-INSTALL_FFMPEG = "install the Debian package ffmpeg (apt-get install ffmpeg; scripts/setup.sh does)"
-#: Seconds ffprobe may take on one file (it reads headers only; a healthy file takes well under a second).
-PROBE_TIMEOUT = 60.0
-#: Seconds without any sign of progress after which an ffmpeg command is considered hung and killed.
-STALL_TIMEOUT = 120.0
 #: Container formats that hold one still picture: a video operator given one of these was handed a mislabelled file.
 _STILL_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif_pipe", "tiff_pipe", "svg_pipe")
-_FOLDERS = re.compile(r"(?<![\w.])/(?:[^/\s:'\"]+/)+")
 _DETECTORS = ("blackdetect", "silencedetect", "freezedetect")
 _STILL_CODECS = ("png", "mjpeg", "bmp", "tiff", "webp", "gif", "jpeg2000", "svg")
-
-
-def tool(name: str) -> str:
-    """The path of ``ffmpeg`` or ``ffprobe``, or an OperatorError saying how to install it."""
-    path = shutil.which(name)
-    if path is None:
-        raise OperatorError(f"{name} is not installed: {INSTALL_FFMPEG}")
-    return path
 
 
 @dataclass(frozen=True)
@@ -127,21 +118,18 @@ def probe(path: Path, what: str) -> Probe:
         raise OperatorError(f"{what}: the input file {path.name} does not exist")
     if path.stat().st_size == 0:
         raise OperatorError(f"{what}: the input file {path.name} is empty (0 bytes)")
-    cmd = [
-        tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path),
-    ]  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise OperatorError(f"{what}: ffprobe did not finish reading {path.name} within {PROBE_TIMEOUT:g} s") from exc
-    if proc.returncode != 0:
-        raise OperatorError(
-            f"{what}: {path.name} is not a readable media file ({last_line(proc.stderr, proc.returncode)})"
-        )
-    try:
-        raw = json.loads(proc.stdout or "{}")
-    except ValueError as exc:
-        raise OperatorError(f"{what}: ffprobe gave unreadable output for {path.name}") from exc
+        raw = ffprobe_json(find_tool("ffprobe"), path, timeout=PROBE_TIMEOUT)
+    except ProbeFailedError as exc:
+        if exc.timed_out:
+            raise OperatorError(
+                f"{what}: ffprobe did not finish reading {path.name} within {PROBE_TIMEOUT:g} s"
+            ) from exc
+        if exc.returncode is not None:
+            raise OperatorError(
+                f"{what}: {path.name} is not a readable media file ({last_line(exc.stderr, exc.returncode)})"
+            ) from exc
+        raise OperatorError(f"{what}: {exc}") from exc
     fmt = raw.get("format") or {}
     streams = [s for s in raw.get("streams") or [] if isinstance(s, dict)]
     videos = [
@@ -164,15 +152,6 @@ def probe(path: Path, what: str) -> Probe:
     )
 
 
-def last_line(stderr: str, returncode: int | None = None) -> str:
-    """The most useful line of an ffmpeg/ffprobe error output (its last non-empty line), with folders removed
-    from file paths (they are the server's, not the user's)."""
-    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
-    if lines:
-        return _FOLDERS.sub("", lines[-1])[:300]
-    return f"exit code {returncode}" if returncode is not None else "no error message"
-
-
 def check_complete(what: str, name: str, decoded: float, duration: float, damage: str = "") -> None:
     """Fail when far less of the media could be decoded than its header declares (a truncated or damaged file
     that ffmpeg reads "successfully" up to where the data ends)."""
@@ -182,46 +161,6 @@ def check_complete(what: str, name: str, decoded: float, duration: float, damage
             f"{what}: {name} is truncated or damaged: only {decoded:.1f} s of its {duration:.1f} s could be "
             f"decoded{why}"
         )
-
-
-@contextmanager
-def killing(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
-    """Make sure ``proc`` is gone when the block ends, however it ends."""
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        with suppress(subprocess.TimeoutExpired):  # a process that ignores SIGKILL: nothing more to do
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-class Watchdog:
-    """Checks, between units of work, that a subprocess should go on: not cancelled, not out of time, not stalled."""
-
-    def __init__(self, ctx: OperatorContext, what: str, *, stall: float = STALL_TIMEOUT) -> None:
-        self.ctx = ctx
-        self.what = what
-        self.stall = stall
-        self.last_sign = time.monotonic()
-
-    def alive(self) -> None:
-        """Note a sign of progress."""
-        self.last_sign = time.monotonic()
-
-    def check(self) -> None:
-        """Raise when the work must stop (the caller's ``killing`` block then kills the subprocess)."""
-        self.ctx.check_cancelled()
-        remaining = self.ctx.remaining_seconds
-        if remaining is not None and remaining <= 0:
-            raise OperatorTimeoutError(f"{self.what}: ran out of time")
-        if time.monotonic() - self.last_sign > self.stall:
-            raise OperatorError(
-                f"{self.what}: ffmpeg made no progress for {self.stall:g} s (damaged or unreadable input)"
-            )
 
 
 class Reporter:
@@ -260,33 +199,20 @@ def run_ffmpeg(
     """Run ``ffmpeg <args>`` with ``-progress pipe:1``; report progress, stop it on cancellation, time limit or stall.
     Returns ffmpeg's log (the detection filters write their findings there) and how far it got in the media."""
     log_path = log_path or ctx.scratch / f"ffmpeg-{time.monotonic_ns()}.log"
-    cmd = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", *args]
+    cmd = [find_tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", *args]
     watchdog = Watchdog(ctx, what, stall=stall)
-    lines: queue.Queue[str | None] = queue.Queue()
     out_time = 0.0
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True)
-        with killing(proc):
-            assert proc.stdout is not None
-            reader = threading.Thread(target=_pump_lines, args=(proc.stdout, lines.put), daemon=True)
-            reader.start()
-            while True:
-                try:
-                    line = lines.get(timeout=0.25)
-                except queue.Empty:
-                    watchdog.check()
-                    continue
-                if line is None:
-                    break
-                watchdog.alive()
-                key, _, value = line.strip().partition("=")
-                if key == "out_time_us" and value.strip().lstrip("-").isdigit():
-                    out_time = max(out_time, int(value) / 1e6)
-                    if reporter is not None:
-                        reporter.at(out_time)
-                watchdog.check()
-            returncode = _wait(proc, watchdog)
-    stderr = log_path.read_text(errors="replace")
+    with MediaProcess(cmd, log_path=log_path, check=watchdog.check) as proc:
+        for line in proc.items(read_lines):
+            watchdog.alive()
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.strip().lstrip("-").isdigit():
+                out_time = max(out_time, int(value) / 1e6)
+                if reporter is not None:
+                    reporter.at(out_time)
+            watchdog.check()
+        returncode = proc.wait()
+    stderr = proc.log()
     if returncode != 0:
         raise OperatorError(f"{what} failed: {last_line(_errors_only(stderr), returncode)}")
     return FfmpegRun(log=stderr, out_time=out_time)
@@ -307,25 +233,6 @@ class FfmpegRun:
         return ""
 
 
-def _wait(proc: subprocess.Popen[Any], watchdog: Watchdog) -> int:
-    """Wait for the process to exit after its output closed (it is finishing its files)."""
-    while True:
-        try:
-            return proc.wait(timeout=0.25)
-        except subprocess.TimeoutExpired:
-            watchdog.check()
-
-
 def _errors_only(stderr: str) -> str:
     """ffmpeg's log without the findings the detection filters print (to pick an error line from it)."""
     return "\n".join(line for line in stderr.splitlines() if not any(f"[{name} @" in line for name in _DETECTORS))
-
-
-def _pump_lines(stream: IO[str], put: Callable[[str | None], None]) -> None:
-    try:
-        for line in stream:
-            put(line)
-    except (OSError, ValueError):  # the stream was closed because the process was killed
-        pass
-    finally:
-        put(None)

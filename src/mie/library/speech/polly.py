@@ -30,6 +30,7 @@ from pathlib import Path
 from mie.errors import NotFoundError, OperatorError
 from mie.library.speech.caption_ops import read_result, source_language
 from mie.operators import OperatorContext, operator
+from mie.operators.media import find_tool
 from mie.types import JSONDict
 
 INSTALL = "apt-get install espeak-ng ffmpeg"
@@ -58,10 +59,7 @@ _voices: dict[str, str] | None = None
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise OperatorError(f"speech synthesis needs {name}, which is not installed: {INSTALL}")
-    return path
+    return find_tool(name, INSTALL, needed_by="speech synthesis")
 
 
 def voices() -> dict[str, str]:

@@ -22,7 +22,9 @@ stages in MetaData ``TranscribeSourceLanguage`` (what ``Translate`` reads) and `
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from mie.library.speech import models, whisper
 from mie.library.speech.transcript import apply_vocabulary, build_items, hotwords, transcribe_json
 from mie.library.speech.vocabulary import load_vocabulary
 from mie.operators import OperatorContext, operator
+from mie.operators.media import Watchdog
 from mie.types import JSONDict
 
 #: Media kinds the operators read, best first (``Audio16k`` needs no decoding).
@@ -115,6 +118,12 @@ def _model_path(ctx: OperatorContext, language: str | None) -> tuple[str | None,
     return str(models.base_model_path(cache)), name
 
 
+def _decode_check(ctx: OperatorContext) -> Callable[[], None]:
+    """Stops the audio decoding on cancellation or at the time limit (no stall limit: ffmpeg prints nothing while
+    it decodes, however long the file)."""
+    return Watchdog(ctx, f"{ctx.name}: decoding audio", stall=math.inf).check
+
+
 def _progress_reporter(ctx: OperatorContext) -> Any:
     last = [0.0]
 
@@ -154,7 +163,9 @@ def run_transcribe(ctx: OperatorContext) -> JSONDict:
         for code in options:
             _check_language(model, code, code)
         ctx.progress(0.0, "decoding audio")
-        audio = source if "Audio16k" in ctx.input_media else whisper.prepare_audio(source, ctx.scratch)
+        audio = (
+            source if "Audio16k" in ctx.input_media else whisper.prepare_audio(source, ctx.scratch, _decode_check(ctx))
+        )
         score = None
         if identify and len(options) > 1 and whisper.is_multilingual(model):
             language, score = whisper.identify_language(model, audio, options)

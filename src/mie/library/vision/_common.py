@@ -7,20 +7,20 @@ registers its operators even where the ``vision`` extra is not installed; runnin
 
 from __future__ import annotations
 
-import importlib
 import math
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mie.errors import OperatorError
 from mie.library.media import frames as media_frames
 from mie.library.media.frames import FRAMES_KIND, Frame, FrameSet
 from mie.operators import OperatorContext, ResultPages
-from mie.types import JSONDict
+from mie.operators.cache import Lazy
+from mie.operators.dependencies import require_module
+from mie.types import JSONDict, MediaType
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -44,42 +44,12 @@ _REDUCIBLE = ("L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F")
 DEFAULT_FPS = media_frames.DEFAULT_FPS
 
 
+__all__ = ["Lazy", "require"]  # Lazy: the SDK's, imported from here by the vision operators
+
+
 def require(module: str, what: str) -> ModuleType:
     """Import ``module`` or fail the operator, naming the install command."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise OperatorError(f"{what} needs the Python package {module!r}, which is not installed: {PIP_HINT}") from exc
-
-
-class Lazy(Generic[T]):
-    """A model loaded on first use and then kept for the life of the (worker) process.
-
-    Loading happens once under a lock, so concurrent first calls in one process do not load twice; ``loads``
-    counts real loads (tests use it to prove a second call reuses the model).
-    """
-
-    def __init__(self, loader: Callable[[], T]) -> None:
-        self._loader = loader
-        self._value: T | None = None
-        self._lock = threading.Lock()
-        self.loads = 0
-
-    @property
-    def loaded(self) -> bool:
-        """True once the model is in memory."""
-        return self._value is not None
-
-    def get(self) -> T:
-        """The model, loading it the first time."""
-        value = self._value
-        if value is not None:
-            return value
-        with self._lock:
-            if self._value is None:
-                self._value = self._loader()
-                self.loads += 1
-            return self._value
+    return require_module(module, PIP_HINT, needed_by=what)
 
 
 # Images -------------------------------------------------------------------------------------------------------
@@ -189,7 +159,11 @@ def video_frames(ctx: OperatorContext) -> FrameSet:
     (the video is then not decoded again), else one ffmpeg pass over the video here."""
     if FRAMES_KIND in ctx.input_media:
         return FrameSet.open(ctx.input_file(FRAMES_KIND), ctx.scratch / "frames")
-    kind = "Video" if "Video" in ctx.input_media else ("ProxyEncode" if "ProxyEncode" in ctx.input_media else None)
+    kind = (
+        MediaType.VIDEO
+        if MediaType.VIDEO in ctx.input_media
+        else ("ProxyEncode" if "ProxyEncode" in ctx.input_media else None)
+    )
     source = ctx.input_file(kind)
     if source.stat().st_size == 0:
         raise OperatorError(f"the input video {source.name} is empty (0 bytes)")

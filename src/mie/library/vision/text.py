@@ -37,6 +37,7 @@ from mie.library.vision._common import (
     video_metadata,
 )
 from mie.operators import OperatorContext, OperatorError, operator
+from mie.operators.dependencies import MissingDependencyError
 from mie.types import JSONDict
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def tesseract_lines(image: Image.Image) -> list[Line]:
     """Lines read by the ``tesseract`` command (TSV output: word boxes and confidences)."""
     command = shutil.which("tesseract")
     if command is None or not tesseract_available():
-        raise OperatorError(f"textDetection: tesseract with English data is not installed: {TESSERACT_HINT}")
+        raise MissingDependencyError("tesseract with English data", TESSERACT_HINT, needed_by="textDetection")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     # One thread: operators already run side by side, and tesseract's OpenMP threads only contend with them.
