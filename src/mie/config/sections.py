@@ -157,7 +157,7 @@ class JobsSettings:
 class WatchSettings:
     """The watch folder: files dropped into ``inputs/`` become transcode jobs (and assets)."""
 
-    #: The watch folder (``inputs/`` and ``jobs/`` inside); None: ``<data_dir>/watch``.
+    #: The watch folder (``inputs/`` and ``jobs/`` inside); unset or empty: ``<data_dir>/watch``.
     watch_dir: Path | None = None
     #: Run the watch folder in ``mie serve``.
     watch_enabled: bool = True
