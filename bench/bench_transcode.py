@@ -7,7 +7,6 @@ of each is used. Results go to BENCHMARKS.md by hand.
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 import subprocess
 import sys
@@ -51,7 +50,7 @@ def main() -> None:
             subprocess.run(["ffmpeg", *plan.args], check=True, stdout=subprocess.DEVNULL)
             plain.append(time.perf_counter() - began)
         base = load_settings(environ={}, data_dir=root / "data", api_key="bench-key-0123456789")
-        svc = build(dataclasses.replace(base, extra={"watch_enabled": "false", "job_status_interval": "1"}))
+        svc = build(base.with_overrides(watch_enabled=False, job_status_interval=1.0))
         svc.start()
         try:
             with clip.open("rb") as fh:

@@ -133,7 +133,9 @@ COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = (
     ),
     (
         "search",
-        lambda s: SearchIndexer.create(s.settings, open_search_store(s.db), s.changes, s.dataplane, s.executions),
+        lambda s: SearchIndexer.create(
+            s.settings.search, open_search_store(s.db), s.changes, s.dataplane, s.executions
+        ),
     ),
     ("jobs", lambda s: JobsComponent.create(s.settings, s.dataplane, s.executions, jobs_tables)),
     ("people", lambda s: PeopleJanitor(s.people, s.changes, SqlOffsetStore(s.db)) if s.people is not None else None),

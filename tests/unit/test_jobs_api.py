@@ -3,7 +3,6 @@ events in the change log, metrics, cancellation, restarts, retention and the ``T
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -195,7 +194,7 @@ def check_metrics(doc: dict[str, Any], events: list[dict[str, Any]]) -> None:
 
 
 def job_settings(settings: Settings, **extra: str) -> Settings:
-    return dataclasses.replace(settings, extra={"job_status_interval": "0.2", "watch_enabled": "false", **extra})
+    return settings.with_overrides(**{"job_status_interval": "0.2", "watch_enabled": "false", **extra})
 
 
 @pytest.fixture(scope="module")

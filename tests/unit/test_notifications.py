@@ -3,7 +3,6 @@ through a loopback SMTP server, and restarts that neither lose nor resend delive
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.policy
 import hashlib
@@ -25,7 +24,7 @@ from mie.bootstrap import Services, build
 from mie.config import Settings
 from mie.consumers.base import ChangeConsumer
 from mie.consumers.notify import JOB_SOURCE, Notifications, classify
-from mie.consumers.settings import NotifySettings
+from mie.consumers.notify_settings import NotifySettings
 from mie.consumers.webhooks import sign, verify
 from mie.dataplane.changes import WORKFLOW_EXECUTION, ChangeLog
 from mie.errors import ConfigurationError
@@ -141,7 +140,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def notify_settings(data_dir: Path, **extra: str) -> Settings:
-    return dataclasses.replace(fast_settings(data_dir), extra={**FAST_NOTIFY, **extra})
+    return fast_settings(data_dir).with_overrides(**{**FAST_NOTIFY, **extra})
 
 
 @pytest.fixture
@@ -553,9 +552,7 @@ def test_settings_come_from_mie_variables(tmp_path: Path) -> None:
     assert (defaults.attempts, defaults.backoff, defaults.timeout, defaults.smtp) == (5, 2.0, 10.0, None)
     assert [defaults.retry_delay(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
     assert defaults.retry_delay(20) == 300.0
-    smtp = NotifySettings.from_settings(
-        dataclasses.replace(base, extra={"smtp_host": "mail", "smtp_ssl": "true", "smtp_from": "a@b.c"})
-    ).smtp
+    smtp = NotifySettings.from_settings(base.with_overrides(smtp_host="mail", smtp_ssl="true", smtp_from="a@b.c")).smtp
     assert smtp is not None
     assert (smtp.host, smtp.port, smtp.ssl, smtp.sender) == ("mail", 465, True, "a@b.c")
     for extra, needle in [
@@ -566,8 +563,8 @@ def test_settings_come_from_mie_variables(tmp_path: Path) -> None:
         ({"smtp_host": "mail", "smtp_user": "u"}, "MIE_SMTP_PASSWORD"),
     ]:
         with pytest.raises(ConfigurationError, match=needle):
-            NotifySettings.from_settings(dataclasses.replace(base, extra=extra))
-    public = NotifySettings.from_settings(dataclasses.replace(base, public_url="https://mie.example.com/"))
+            NotifySettings.from_settings(base.with_overrides(**extra))
+    public = NotifySettings.from_settings(base.with_overrides(public_url="https://mie.example.com/"))
     assert public.public_url == "https://mie.example.com"
 
 

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 import mie
+from mie.cli.config_view import render_settings
 from mie.cli.faces import faces_app
 from mie.cli.jobs import job_app
 from mie.cli.notifications import notification_app
@@ -21,7 +22,7 @@ from mie.cli.resources import asset_app, execution_app, operator_app, workflow_a
 from mie.cli.run import run as run_command
 from mie.cli.search import index_app
 from mie.cli.search import search as search_command
-from mie.config import SECRET_SETTINGS, Settings, load_settings
+from mie.config import Settings, load_settings
 from mie.errors import MieError
 
 app = typer.Typer(
@@ -167,14 +168,11 @@ def watch(
     data_dir: DataDir = None,
 ) -> None:
     """Run the watch folder and the transcode job workers alone (no HTTP server) until Ctrl-C."""
-    import dataclasses
     import threading
 
     from mie.bootstrap import build
 
-    settings = _settings(data_dir=data_dir)
-    extra = {**settings.extra, "watch_dir": str(directory.resolve()), "watch_enabled": "true"}
-    settings = dataclasses.replace(settings, extra=extra)
+    settings = _settings(data_dir=data_dir, watch_dir=directory.resolve(), watch_enabled=True)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
@@ -197,11 +195,10 @@ def watch(
 
 @app.command("config", rich_help_panel="Server")
 def show_config(data_dir: DataDir = None) -> None:
-    """Print the effective settings (the API key and other secrets are masked)."""
+    """Print every effective setting by section, with where its value came from (secrets are masked)."""
     settings = _settings(data_dir=data_dir)
-    for name, value in sorted(vars(settings).items()):
-        shown = value[:4] + "…" if name in SECRET_SETTINGS and value else value
-        console.print(f"{name} = {shown}", highlight=False)
+    for line in render_settings(settings):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def main() -> None:

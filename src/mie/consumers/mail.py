@@ -17,7 +17,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from mie.consumers.settings import SmtpSettings
+from mie.consumers.notify_settings import SmtpServer
 from mie.consumers.webhooks import Outcome
 from mie.errors import InvalidError
 from mie.types import JSONDict
@@ -58,7 +58,7 @@ def execution_text(event: JSONDict, public_url: str) -> str:
     return text
 
 
-def send(smtp: SmtpSettings | None, to: str, subject: str, text: str, *, delivery_id: str) -> Outcome:
+def send(smtp: SmtpServer | None, to: str, subject: str, text: str, *, delivery_id: str) -> Outcome:
     """Send one plain-text e-mail; never raises for SMTP or network failures (they are the outcome)."""
     if smtp is None:
         return Outcome(False, None, "e-mail is not configured on this server: set MIE_SMTP_HOST")

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from mie.config import Settings
 from mie.consumers import mail
 from mie.consumers.base import ChangeConsumer, OffsetStore
-from mie.consumers.settings import NotifySettings
+from mie.consumers.notify_settings import NotifySettings
 from mie.consumers.webhooks import Outcome, WebhookSender, check_url
 from mie.dataplane.changes import WORKFLOW_EXECUTION, ChangeLog
 from mie.errors import InvalidError, NotFoundError

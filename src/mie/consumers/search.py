@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mie.config import Settings
+from mie.config import FALSE_WORDS, TRUE_WORDS, SearchSettings
 from mie.consumers.embedding import Embedder, shared_embedder
 from mie.consumers.media_index import asset_kind, media_name
 from mie.consumers.search_documents import build_documents
@@ -62,8 +62,6 @@ REBUILD_MARKER = "search-rebuild"
 #: Query embeddings kept (most recent first out when full).
 QUERY_CACHE = 256
 DEFAULT_WORKFLOWS = {"image": "CasImageWorkflow", "video": "CasVideoWorkflow", "audio": "CasAudioWorkflow"}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True)
@@ -78,13 +76,14 @@ class AutoAnalyze:
     upload_prefix: str = "media/"
 
     @classmethod
-    def from_extra(cls, extra: Mapping[str, str]) -> AutoAnalyze:
+    def from_settings(cls, settings: SearchSettings) -> AutoAnalyze:
         """Read ``MIE_AUTO_ANALYZE`` (on/off, or a list like ``image,video``), ``MIE_AUTO_ANALYZE_DELAY``
-        (seconds) and ``MIE_AUTO_ANALYZE_WORKFLOWS`` (``image=Wf1,video=Wf2``) from ``Settings.extra``."""
-        raw = extra.get("auto_analyze", "on").strip().lower()
-        if raw in _TRUE:
+        (seconds), ``MIE_AUTO_ANALYZE_WORKFLOWS`` (``image=Wf1,video=Wf2``) and ``MIE_AUTO_ANALYZE_UPLOAD_PREFIX``
+        from the ``search`` section of the settings."""
+        raw = settings.auto_analyze.strip().lower()
+        if raw in TRUE_WORDS:
             kinds = frozenset(MEDIA_KINDS)
-        elif raw in _FALSE:
+        elif raw in FALSE_WORDS or not raw:
             kinds = frozenset()
         else:
             kinds = frozenset(k.strip() for k in raw.split(",") if k.strip())
@@ -93,21 +92,16 @@ class AutoAnalyze:
                 raise ConfigurationError(
                     f"MIE_AUTO_ANALYZE: {', '.join(sorted(unknown))} is not one of on, off, image, video, audio"
                 )
-        try:
-            delay = float(extra.get("auto_analyze_delay", "5"))
-        except ValueError as exc:
-            raise ConfigurationError("MIE_AUTO_ANALYZE_DELAY must be a number of seconds") from exc
-        if delay < 0:
-            raise ConfigurationError("MIE_AUTO_ANALYZE_DELAY must not be negative")
+        delay = settings.auto_analyze_delay
         workflows = dict(DEFAULT_WORKFLOWS)
-        for pair in extra.get("auto_analyze_workflows", "").split(","):
+        for pair in settings.auto_analyze_workflows.split(","):
             if not pair.strip():
                 continue
             kind, sep, name = pair.partition("=")
             if not sep or kind.strip().lower() not in MEDIA_KINDS or not name.strip():
                 raise ConfigurationError(f"MIE_AUTO_ANALYZE_WORKFLOWS: {pair!r} is not like 'image=CasImageWorkflow'")
             workflows[kind.strip().lower()] = name.strip()
-        prefix = extra.get("auto_analyze_upload_prefix", "media/").strip().lstrip("/")
+        prefix = settings.auto_analyze_upload_prefix.strip().lstrip("/")
         return cls(kinds=kinds, delay=delay, workflows=workflows, upload_prefix=prefix)
 
     def takes_upload(self, key: str) -> bool:
@@ -154,19 +148,16 @@ class SearchIndexer:
     @classmethod
     def create(
         cls,
-        settings: Settings,
+        settings: SearchSettings,
         store: IndexStore,
         changes: ChangeLog,
         dataplane: DataPlane,
         executions: Executions | None,
     ) -> SearchIndexer:
-        """The indexer as the server runs it (auto-analysis and semantic search configured from
-        ``settings.extra``: ``MIE_SEARCH_SEMANTIC``, default on)."""
-        semantic = settings.extra.get("search_semantic", "on").strip().lower()
-        if semantic not in _TRUE | _FALSE:
-            raise ConfigurationError("MIE_SEARCH_SEMANTIC must be on or off")
-        embedder = shared_embedder() if semantic in _TRUE else None
-        return cls(store, changes, dataplane, executions, AutoAnalyze.from_extra(settings.extra), embedder=embedder)
+        """The indexer as the server runs it: auto-analysis and semantic search (``MIE_SEARCH_SEMANTIC``) as the
+        ``search`` section of the settings says."""
+        embedder = shared_embedder() if settings.search_semantic else None
+        return cls(store, changes, dataplane, executions, AutoAnalyze.from_settings(settings), embedder=embedder)
 
     # Component -------------------------------------------------------------------------------------------------
 
