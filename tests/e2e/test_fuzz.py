@@ -3,9 +3,9 @@ generated requests (valid ones and ones that break the schema) against a real ``
 
 Two passes: one with the API key, so that requests reach the handlers, and a small one without it, which must be
 refused (401) on every route that needs the key and never be a server error. Hypothesis is derandomized (the same
-requests on every run, so a CI failure reproduces) and bounded: ``MIE_FUZZ_EXAMPLES`` (default 8) examples per
+requests on every run, so a CI failure reproduces) and bounded: ``MIE_TEST_FUZZ_EXAMPLES`` (default 8) examples per
 operation and generation mode (about 1,700 requests: a minute on two idle cores, 3 minutes loaded). Deeper:
-``MIE_FUZZ_EXAMPLES=100 pytest tests/e2e/test_fuzz.py``. Any 5xx found is a bug to fix with a regression test
+``MIE_TEST_FUZZ_EXAMPLES=100 pytest tests/e2e/test_fuzz.py``. Any 5xx found is a bug to fix with a regression test
 (tests/unit/test_fuzz_findings.py lists the ones found so far).
 """
 
@@ -28,7 +28,7 @@ from tests.helpers import API_KEY
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = int(os.environ.get("MIE_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("MIE_TEST_FUZZ_EXAMPLES", "8"))
 #: Examples per operation without the key: the refusal happens before any handler runs, so few are needed.
 UNAUTHENTICATED_EXAMPLES = 2
 
