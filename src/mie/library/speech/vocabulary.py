@@ -33,7 +33,7 @@ def load_vocabulary(ctx: OperatorContext, name: str) -> list[dict[str, Any]]:
         raise OperatorError(f"VocabularyName {name!r} is not a valid vocabulary name")
     dataplane = ctx.dataplane
     try:
-        raw = dataplane.objects.get_bytes(dataplane.bucket, vocabulary_key(name))
+        raw = dataplane.read_object(dataplane.default_bucket, vocabulary_key(name))
     except NotFoundError as exc:
         raise OperatorError(
             f"custom vocabulary {name!r} does not exist: create it with POST /api/service/transcribe/create_vocabulary"

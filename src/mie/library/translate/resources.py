@@ -1,7 +1,7 @@
 """Reading terminologies and parallel data stored by the ``/api/service/translate/*`` routes.
 
 The routes (``mie.api.translate``) validate the uploaded CSV/TSV and store one JSON object per resource in the
-data-plane bucket; operators read it here through ``ctx.dataplane.objects``. The object is the contract between
+data-plane bucket; operators read it here through ``ctx.dataplane.read_object``. The object is the contract between
 the two (the layering keeps the API and the operator library from importing each other)::
 
     service/translate/terminologies/<Name>.json
@@ -27,9 +27,9 @@ _LABELS = {"terminology": "terminology", "parallel-data": "parallel data"}
 
 
 class Objects(Protocol):
-    """The part of the data plane's object store this module uses."""
+    """The part of the operator's data-plane client this module uses."""
 
-    def get_bytes(self, bucket: str, key: str) -> bytes:
+    def read_object(self, bucket: str, key: str) -> bytes:
         """Read an object whole."""
 
 
@@ -107,7 +107,7 @@ def load(objects: Objects, bucket: str, kind: Kind, name: str) -> Resource:
     key = f"{PREFIXES[kind]}{name}.json"
     label = _LABELS[kind]
     try:
-        raw = objects.get_bytes(bucket, key)
+        raw = objects.read_object(bucket, key)
     except MieError as exc:
         create = "create_terminology" if kind == "terminology" else "create_parallel_data"
         raise OperatorError(
