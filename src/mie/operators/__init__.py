@@ -10,11 +10,13 @@ See docs/operators.md.
 
 from mie.errors import OperatorCancelledError, OperatorError, OperatorTimeoutError
 from mie.operators.context import OperatorContext, ResultPages, Runtime
+from mie.operators.dataplane import DataPlaneClient
 from mie.operators.definition import EXECUTING, OperatorDefinition, operator
 from mie.operators.registry import Handler, LambdaContext, OperatorRegistry, Target
 
 __all__ = [
     "EXECUTING",
+    "DataPlaneClient",
     "Handler",
     "LambdaContext",
     "OperatorCancelledError",
