@@ -5,8 +5,6 @@ Each change to an asset or its metadata pointers is committed together with its 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import threading
@@ -18,12 +16,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mie.dataplane.changes import DATAPLANE, ChangeLog
+from mie.dataplane.cursors import cursor_target, decode_cursor, encode_cursor
 from mie.dataplane.signing import UrlSigner
 from mie.dataplane.sniff import sniff_media_type
 from mie.errors import ConflictError, InvalidError, MieError, NotFoundError
 from mie.model.records import NAME_PATTERN, created_now
 from mie.storage.assets import AssetReader, AssetStore, AssetTransaction
 from mie.storage.objects import ObjectStore, check_bucket, check_key, local_file
+
+__all__ = ["ASSET_PREFIX", "MEDIA_TYPES", "DataPlane", "asset_prefix", "decode_cursor", "encode_cursor", "result_key"]
 
 ASSET_PREFIX = "private/assets/"
 MEDIA_TYPES = ("Video", "Image", "Audio", "Text")
@@ -42,36 +43,6 @@ def asset_prefix(asset_id: str) -> str:
 def result_key(asset_id: str, workflow_id: str, operator: str) -> str:
     """Where an operator's result object is stored."""
     return f"{asset_prefix(asset_id)}workflows/{workflow_id}/{operator}.json"
-
-
-def encode_cursor(state: dict[str, Any]) -> str:
-    """MIE's opaque cursor: urlsafe base64 of a JSON state."""
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """Decode a cursor of either base64 alphabet (MIE encodes urlsafe and decodes standard)."""
-    try:
-        raw = cursor.strip().replace("-", "+").replace("_", "/")
-        state = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True))
-        nxt = state["next"]
-        if not isinstance(nxt, dict) or not isinstance(state.get("remaining", []), list):
-            raise TypeError
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidError("the cursor is not one this data plane issued") from exc
-    return dict(state)
-
-
-def _cursor_target(state: dict[str, Any]) -> tuple[str, str, int]:
-    """``(operator, pointer, page)`` of a decoded cursor's ``next``; 400 unless each has the type this API issues."""
-    nxt = dict(state["next"])
-    page = nxt.pop("page", 0)
-    if len(nxt) != 1 or type(page) is not int or page < 0:
-        raise InvalidError("the cursor is not one this data plane issued")
-    ((operator, pointer),) = nxt.items()
-    if not isinstance(pointer, str):
-        raise InvalidError("the cursor is not one this data plane issued")
-    return operator, pointer, page
 
 
 class DataPlane:
@@ -432,7 +403,7 @@ class DataPlane:
             return response
         state = decode_cursor(cursor)
         self.get_asset(asset_id)
-        operator, pointer, page = _cursor_target(state)
+        operator, pointer, page = cursor_target(state)
         remaining = [r for r in state.get("remaining", []) if isinstance(r, dict) and len(r) == 1]
         return self._page_response(asset_id, operator, pointer, page, remaining)
 
@@ -466,7 +437,7 @@ class DataPlane:
         """``GET /metadata/{asset}/{operator}``: the newest result of one operator (paged when paginated)."""
         if cursor is not None:
             state = decode_cursor(cursor)
-            named, pointer, page = _cursor_target(state)
+            named, pointer, page = cursor_target(state)
             if named != operator:
                 raise InvalidError("the cursor is not one this data plane issued for this operator")
             self.get_asset(asset_id)
