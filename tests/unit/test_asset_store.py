@@ -68,3 +68,14 @@ def test_pages_keep_their_order_and_drop_per_result(db: Database) -> None:
         tx.drop_pages("a1", "Op", "w1")
         assert tx.pages("a1", "Op", "w1") == []
         assert tx.pages("a1", "Op", "w2") == [{"other": True}]
+
+
+def test_lock_asset_reads_the_row_inside_the_unit_of_work(db: Database) -> None:
+    store = SqlAssetStore(db)
+    with store.write() as tx:
+        tx.insert_asset("a1", "dataplane", "k", "Video", "2026-01-01T00:00:00Z")
+    with store.write() as tx:
+        locked = tx.lock_asset("a1")
+        assert locked is not None
+        assert locked["s3_key"] == "k"
+        assert tx.lock_asset("unknown") is None

@@ -90,7 +90,11 @@ class DataPlane:
         return getattr(self._store, "db")  # noqa: B009 (the protocol does not promise it; this is the escape hatch)
 
     @contextmanager
-    def _tx(self) -> Iterator[AssetTransaction]:
+    def transaction(self) -> Iterator[AssetTransaction]:
+        """A unit of work on assets and metadata for a caller that decides something about an asset together with
+        its own store (the engine: "lock the asset, check no execution is active, insert one"): join it through
+        :attr:`~mie.storage.assets.AssetTransaction.handle`. Change events it emits are announced after the
+        commit."""
         with self._store.write() as tx:
             yield tx
         self.changes.notify()
@@ -165,7 +169,7 @@ class DataPlane:
     ) -> dict[str, Any]:
         created = created_now()
         asset = {"AssetId": asset_id, "MediaType": media_type, "S3Bucket": self._bucket, "S3Key": new_key}
-        with self._tx() as tx:
+        with self.transaction() as tx:
             tx.insert_asset(asset_id, self._bucket, new_key, media_type, created)
             event = {
                 "S3Bucket": self._bucket,
@@ -212,7 +216,7 @@ class DataPlane:
 
     def delete_asset(self, asset_id: str) -> str:
         """``DELETE /metadata/{asset}``: the asset, its results and every object under its prefix."""
-        with self._tx() as tx:
+        with self.transaction() as tx:
             asset = self.get_asset(asset_id, tx)
             tx.delete_asset(asset_id)
             tx.emit([(DATAPLANE, asset_id, {"Action": "REMOVE"})])
@@ -266,7 +270,7 @@ class DataPlane:
         """Lock an asset for a user; 409 when someone holds it."""
         if not isinstance(locked_by, str) or not locked_by:
             raise InvalidError("Missing required input: 'LockedBy'")
-        with self._tx() as tx:
+        with self.transaction() as tx:
             asset = self.get_asset(asset_id, tx)
             if asset["locked_by"]:
                 raise ConflictError(f"Asset {asset_id} is already checked out by {asset['locked_by']}")
@@ -277,7 +281,7 @@ class DataPlane:
     def checkin(self, asset_id: str) -> str:
         """Release an asset's lock; 409 when the asset is not checked out (a check-in without a checkout is a
         client's mistake worth telling: it usually means someone else's lock was already released)."""
-        with self._tx() as tx:
+        with self.transaction() as tx:
             if not self.get_asset(asset_id, tx)["locked_by"]:
                 raise ConflictError(f"Asset {asset_id} is not checked out")
             tx.set_lock(asset_id, None, None)
@@ -325,11 +329,11 @@ class DataPlane:
         if not paginated:
             self.get_asset(asset_id)
             self._objects.put_bytes(self._bucket, key, _dumps(results).encode())
-            with self._tx() as tx:
+            with self.transaction() as tx:
                 self.get_asset(asset_id, tx)
                 self._point(tx, asset_id, operator, workflow_id, key)
             return {"Status": "Success", "Bucket": self._bucket, "Key": key}
-        with self._tx() as tx:
+        with self.transaction() as tx:
             self.get_asset(asset_id, tx)
             if first:
                 tx.drop_pages(asset_id, operator, workflow_id)
@@ -451,7 +455,7 @@ class DataPlane:
 
     def delete_operator_metadata(self, asset_id: str, operator: str) -> dict[str, Any]:
         """``DELETE /metadata/{asset}/{operator}``: every stored result of one operator."""
-        with self._tx() as tx:
+        with self.transaction() as tx:
             self.get_asset(asset_id, tx)
             pointers = sorted(set(tx.operator_pointers(asset_id, operator)))
             if not pointers:

@@ -68,6 +68,11 @@ class AssetTransaction(AssetReader, Protocol):
         """The backend's transaction (SQL: the ``Connection``), for another store of the same backend to join."""
         ...
 
+    def lock_asset(self, asset_id: str) -> AssetRow | None:
+        """The asset, locked against concurrent writers until this unit of work ends (None when unknown): for a
+        decision about the asset that must not race another (e.g. "no other execution is active on it")."""
+        ...
+
     def insert_asset(self, asset_id: str, bucket: str, key: str, media_type: str, created: str) -> None:
         """Add an asset (not checked out)."""
         ...

@@ -18,6 +18,8 @@ from mie.storage.sql.tables import assets, metadata_pages, metadata_pointers
 
 # Built once: every metadata write runs several of these, and building a statement costs more than running it.
 _ASSET = select(assets).where(assets.c.asset_id == bindparam("a"))
+# FOR UPDATE on PostgreSQL; SQLite ignores it (a write transaction there already excludes every other writer).
+_LOCK_ASSET = _ASSET.with_for_update()
 _KNOWN = select(assets.c.asset_id).where(assets.c.asset_id.in_(bindparam("ids", expanding=True)))
 _ASSET_IDS = select(assets.c.asset_id).order_by(assets.c.created, assets.c.asset_id)
 _COUNT = select(func.count()).select_from(assets)
@@ -92,6 +94,10 @@ class _Tx:
         return [r[0] for r in self._conn.execute(_OPERATOR_POINTERS, {"a": asset_id, "o": operator})]
 
     # Writes --------------------------------------------------------------------------------------------------
+
+    def lock_asset(self, asset_id: str) -> AssetRow | None:
+        row = self._conn.execute(_LOCK_ASSET, {"a": asset_id}).first()
+        return None if row is None else dict(row._mapping)
 
     def insert_asset(self, asset_id: str, bucket: str, key: str, media_type: str, created: str) -> None:
         self._conn.execute(
