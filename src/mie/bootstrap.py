@@ -34,10 +34,12 @@ from mie.operators.registry import OperatorRegistry
 from mie.resources import ServiceResources
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql import jobs_tables
+from mie.storage.sql.asset_store import SqlAssetStore
 from mie.storage.sql.db import Database
 from mie.storage.sql.faces_people import SqlPeopleStore
 from mie.storage.sql.faces_store import SqlFaceStore
 from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
+from mie.storage.sql.outbox import SqlOutbox
 from mie.storage.sql.search_store import open_search_store
 from mie.types import Component
 
@@ -189,10 +191,10 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         api_key, generated = _api_key(settings)
         # URL signatures derive from the API key so that every node sharing the key accepts the same URLs.
         signer = UrlSigner(hashlib.sha256(b"mie-url-signing\x00" + api_key.encode()).digest())
-        changes = ChangeLog(db)
+        changes = ChangeLog(SqlOutbox(db))
         objects = LocalObjectStore(settings.objects_dir)
         dataplane = DataPlane(
-            db,
+            SqlAssetStore(db),
             objects,
             changes,
             bucket=settings.dataplane_bucket,
@@ -280,9 +282,9 @@ def worker_resources(settings: Settings) -> WorkerResources:
     db = Database(settings.effective_database_url)
     api_key, _ = _api_key(settings)
     signer = UrlSigner(hashlib.sha256(b"mie-url-signing\x00" + api_key.encode()).digest())
-    changes = ChangeLog(db)
+    changes = ChangeLog(SqlOutbox(db))
     dataplane = DataPlane(
-        db,
+        SqlAssetStore(db),
         LocalObjectStore(settings.objects_dir),
         changes,
         bucket=settings.dataplane_bucket,

@@ -28,9 +28,11 @@ from mie.operators.definition import OperatorDefinition
 from mie.operators.invoke import invoke
 from mie.operators.registry import OperatorRegistry, Target
 from mie.storage.objects import LocalObjectStore
+from mie.storage.sql.asset_store import SqlAssetStore
 from mie.storage.sql.db import Database
 from mie.storage.sql.faces_people import SqlPeopleStore
 from mie.storage.sql.faces_store import SqlFaceStore
+from mie.storage.sql.outbox import SqlOutbox
 from mie.types import JSONDict
 
 _SUFFIX_TYPES = {
@@ -93,7 +95,11 @@ class Harness:
         self.db.migrate()
         self.objects = LocalObjectStore(root / "objects")
         self.dataplane = DataPlane(
-            self.db, self.objects, ChangeLog(self.db), bucket="dataplane", signer=UrlSigner(b"mie-testing")
+            SqlAssetStore(self.db),
+            self.objects,
+            ChangeLog(SqlOutbox(self.db)),
+            bucket="dataplane",
+            signer=UrlSigner(b"mie-testing"),
         )
         #: Face collections the operators reach as ``ctx.faces``.
         self.faces = SqlFaceStore(self.db)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from mie.dataplane.changes import DATAPLANE, WORKFLOW_EXECUTION, ChangeLog
 from mie.engine import records
 from mie.storage.sql.db import Database, temporary_engine
+from mie.storage.sql.outbox import SqlOutbox, append_many
 from mie.storage.sql.tables import outbox
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def db(pg_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def log(db: Database) -> ChangeLog:
-    return ChangeLog(db)
+    return ChangeLog(SqlOutbox(db))
 
 
 def test_a_transaction_that_appended_first_but_commits_last_is_not_skipped(db: Database, log: ChangeLog) -> None:
@@ -130,8 +131,8 @@ def test_events_of_a_rolled_back_transaction_are_dropped(db: Database, log: Chan
         with db.write() as conn:
             conn.execute(select(1))
     with db.write() as conn:
-        ChangeLog.append_many(conn, [(DATAPLANE, "kept", {"n": 1}), (WORKFLOW_EXECUTION, "kept", {"n": 2})])
-        ChangeLog.append_many(conn, [])
+        log.append_many(conn, [(DATAPLANE, "kept", {"n": 1}), (WORKFLOW_EXECUTION, "kept", {"n": 2})])
+        log.append_many(conn, [])
     assert [(e["AssetId"], e["payload"]) for e in log.read(0)] == [("kept", {"n": 1}), ("kept", {"n": 2})]
     assert log.last_seq() == 2
     with db.read() as conn:
@@ -144,6 +145,6 @@ def test_append_outside_a_transaction_is_refused(pg_url: str) -> None:
         with engine.connect() as conn:
             assert conn.get_transaction() is None  # nothing executed yet, so nothing begun
             with pytest.raises(RuntimeError, match="inside a transaction"):
-                ChangeLog.append_many(conn, [(DATAPLANE, "x", {})])
+                append_many(conn, [(DATAPLANE, "x", {})])
     finally:
         engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from mie.dataplane.changes import DATAPLANE, WORKFLOW_EXECUTION, ChangeLog
 from mie.engine import records
 from mie.storage.sql.db import Database
+from mie.storage.sql.outbox import SqlOutbox
 from mie.storage.sql.tables import outbox
 
 
@@ -26,10 +27,10 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 def test_append_many_writes_one_row_per_event_in_order(db: Database) -> None:
-    log = ChangeLog(db)
+    log = ChangeLog(SqlOutbox(db))
     with db.write() as conn:
-        ChangeLog.append_many(conn, [(DATAPLANE, "a1", {"n": 1}), (WORKFLOW_EXECUTION, None, {"n": 2})])
-        ChangeLog.append_many(conn, [])
+        log.append_many(conn, [(DATAPLANE, "a1", {"n": 1}), (WORKFLOW_EXECUTION, None, {"n": 2})])
+        log.append_many(conn, [])
         log.append(conn, DATAPLANE, "a1", {"n": 3})
         # SQLite serialises writers, so the rows go in at once (visible inside the transaction).
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 3
@@ -43,14 +44,14 @@ def test_append_many_writes_one_row_per_event_in_order(db: Database) -> None:
 
 
 def test_append_many_takes_any_iterable(db: Database) -> None:
-    log = ChangeLog(db)
+    log = ChangeLog(SqlOutbox(db))
     with db.write() as conn:
-        ChangeLog.append_many(conn, ((DATAPLANE, f"a{i}", {"i": i}) for i in range(3)))
+        log.append_many(conn, ((DATAPLANE, f"a{i}", {"i": i}) for i in range(3)))
     assert [e["payload"]["i"] for e in log.read(0)] == [0, 1, 2]
 
 
 def test_records_announce_goes_through_the_change_log(db: Database) -> None:
-    log = ChangeLog(db)
+    log = ChangeLog(SqlOutbox(db))
     with db.write() as conn:
         records.announce(conn, [("asset-1", {"Id": "e1", "Status": "Queued"}), ("asset-2", {"Id": "e2"})])
         records.announce(conn, [])
@@ -61,7 +62,7 @@ def test_records_announce_goes_through_the_change_log(db: Database) -> None:
 
 
 def test_events_of_a_rolled_back_transaction_are_gone(db: Database) -> None:
-    log = ChangeLog(db)
+    log = ChangeLog(SqlOutbox(db))
 
     def append_then_fail() -> None:
         with db.write() as conn:

@@ -18,7 +18,9 @@ from mie.dataplane.signing import UrlSigner
 from mie.dataplane.sniff import sniff_media_type
 from mie.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from mie.storage.objects import LocalObjectStore
+from mie.storage.sql.asset_store import SqlAssetStore
 from mie.storage.sql.db import Database
+from mie.storage.sql.outbox import SqlOutbox
 from tests.helpers import MP4_BYTES
 
 
@@ -27,7 +29,7 @@ def dp(tmp_path: Path) -> Iterator[DataPlane]:
     db = Database(f"sqlite:///{tmp_path / 'mie.db'}")
     db.migrate()
     store = LocalObjectStore(tmp_path / "objects")
-    yield DataPlane(db, store, ChangeLog(db), bucket="dataplane", signer=UrlSigner(b"s" * 32))
+    yield DataPlane(SqlAssetStore(db), store, ChangeLog(SqlOutbox(db)), bucket="dataplane", signer=UrlSigner(b"s" * 32))
     db.dispose()
 
 

@@ -98,11 +98,6 @@ KNOWN_DEVIATIONS: tuple[Deviation, ...] = (
         "the engine runs SQLAlchemy Core on storage.sql's Database/tables directly; no storage interface yet",
     ),
     Deviation(
-        "mie.dataplane",
-        "mie.storage.sql",
-        "the data plane and the change log run SQLAlchemy Core on storage.sql's Database/tables directly",
-    ),
-    Deviation(
         "mie.testing",
         "mie.storage",
         "a second, minimal composition root (SQLite + local folder) for running one operator; not in DESIGN.md §2",

@@ -26,7 +26,7 @@ from mie.consumers.base import ChangeConsumer
 from mie.consumers.notify import JOB_SOURCE, Notifications, classify
 from mie.consumers.notify_settings import NotifySettings
 from mie.consumers.webhooks import sign, verify
-from mie.dataplane.changes import WORKFLOW_EXECUTION, ChangeLog
+from mie.dataplane.changes import WORKFLOW_EXECUTION
 from mie.errors import ConfigurationError
 from mie.types import JSONDict
 from tests.conftest import fast_settings
@@ -208,7 +208,7 @@ def job_event(job_id: str, status: str, **detail: Any) -> JSONDict:
 
 def append(services: Services, source: str, payload: JSONDict, asset_id: str | None = None) -> int:
     with services.db.write() as conn:
-        ChangeLog.append(conn, source, asset_id, payload)
+        services.changes.append(conn, source, asset_id, payload)
     services.changes.notify()
     return services.changes.last_seq()
 

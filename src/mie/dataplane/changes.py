@@ -1,18 +1,10 @@
-"""The change log: an outbox table written in the same transaction as each change, read by consumers by offset.
+"""The change log: events written in the same transaction as each change, read by consumers by offset.
 
-Writers call :meth:`ChangeLog.append` (or :meth:`ChangeLog.append_many`) inside their transaction and
-:meth:`ChangeLog.notify` after it commits, so a consumer woken by ``notify`` always finds the rows. Nothing is lost
-across a restart: the rows are the log. Every outbox row is written here, so its format and ordering live in one place.
-
-Consumers read ``seq > offset``, so a row must never become visible after a row with a larger ``seq``: that row
-would be skipped for ever. SQLite has one writer at a time (``BEGIN IMMEDIATE``), so commit order is ``seq`` order
-and rows are inserted at once. PostgreSQL runs writers concurrently and takes ``seq`` from a sequence at insert
-time, so a transaction that inserted early and commits late would publish a smaller ``seq`` behind a reader's
-back. There the events of a transaction are held until it commits and inserted by a commit hook that first takes a
-transaction-level advisory lock: appends are serialised from the insert to the commit, so ``seq`` order is commit
-order. The lock is held for one insert and the commit only, and nothing else is locked after it, so it cannot
-take part in a deadlock. As a bonus a rolled-back transaction draws no ``seq``, so numbers are not wasted (only a
-database crash can still skip some: consumers follow the order, they must not expect every number).
+Writers append their events inside their transaction (the data plane through its unit of work, other stores
+through :meth:`ChangeLog.append_many` with their transaction handle) and call :meth:`ChangeLog.notify` after it
+commits, so a consumer woken by ``notify`` always finds the rows. Nothing is lost across a restart: the rows are
+the log. Where and how they are kept (and why ``seq`` order is commit order) is the :class:`~mie.storage.outbox.
+Outbox`'s business; the SQL one is ``mie.storage.sql.outbox``.
 """
 
 from __future__ import annotations
@@ -21,109 +13,44 @@ import asyncio
 import contextlib
 import threading
 import time
-import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, RootTransaction, func, insert, literal, select
-from sqlalchemy import event as sa_event
-
-from mie.storage.sql.db import Database, dumps, loads
-from mie.storage.sql.tables import outbox
+from mie.storage.outbox import Change, Outbox
 from mie.types import JSONDict
 
 DATAPLANE = "Dataplane"
 WORKFLOW_EXECUTION = "WorkflowExecution"
 
-#: One change event: ``(source, asset_id, payload)``.
-Change = tuple[str, str | None, JSONDict]
+__all__ = ["ASYNC_POLL", "DATAPLANE", "WORKFLOW_EXECUTION", "Change", "ChangeLog", "execution_event"]
 
-#: Key of the PostgreSQL advisory lock that orders outbox appends ("mieoutbx"); any constant shared by every node.
-OUTBOX_LOCK_KEY = 0x6D69656F75746278
 #: Seconds between reads of a long poll waiting in an event loop when no notify came (events of other nodes).
 ASYNC_POLL = 1.0
-
-# Built once: the insert runs in every transaction that changes something.
-_INSERT = insert(outbox)
-_LOCK = select(func.pg_advisory_xact_lock(literal(OUTBOX_LOCK_KEY, BigInteger)))
-# PostgreSQL: rows waiting for their transaction's commit, by transaction (a rolled-back one just drops its entry).
-_pending: weakref.WeakKeyDictionary[RootTransaction, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
-_hooked: weakref.WeakSet[Engine] = weakref.WeakSet()
-_hook_lock = threading.Lock()
-
-
-def _defers(conn: Connection) -> bool:
-    """Whether outbox rows of ``conn`` wait for the commit (PostgreSQL) or are inserted at once (SQLite)."""
-    return conn.dialect.name == "postgresql"
-
-
-def install_commit_hook(engine: Engine) -> None:
-    """Make ``engine`` insert held outbox rows when a transaction commits (idempotent).
-
-    One listener per engine, installed before the engine is shared between threads (SQLAlchemy's event
-    registration must not race with the event running); :meth:`ChangeLog.append_many` installs it on first use
-    too, for connections of other engines.
-    """
-    with _hook_lock:
-        if engine not in _hooked:
-            sa_event.listen(engine, "commit", _flush)
-            _hooked.add(engine)
-
-
-def _flush(conn: Connection) -> None:
-    """Commit hook: insert the transaction's held rows under the advisory lock, just before COMMIT."""
-    transaction = conn.get_transaction()
-    rows = _pending.pop(transaction, None) if transaction is not None else None
-    if rows:
-        conn.execute(_LOCK)
-        conn.execute(_INSERT, rows)
 
 
 class ChangeLog:
     """Append, read and follow the outbox."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
         self._cond = threading.Condition()
         self._version = 0
         #: Long polls waiting in event loops (``wait_async``): each loop's event is set on ``notify``.
         self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        if not db.is_sqlite:
-            with db.read() as conn:
-                install_commit_hook(conn.engine)
 
-    @staticmethod
-    def append(conn: Connection, source: str, asset_id: str | None, payload: JSONDict) -> None:
-        """Add one event inside the caller's transaction."""
-        ChangeLog.append_many(conn, [(source, asset_id, payload)])
+    @property
+    def outbox(self) -> Outbox:
+        """The store the events are kept in."""
+        return self._outbox
 
-    @staticmethod
-    def append_many(conn: Connection, events: Iterable[Change]) -> None:
-        """Add ``(source, asset_id, payload)`` events, in order, inside the caller's transaction (one statement).
+    def append(self, tx: Any, source: str, asset_id: str | None, payload: JSONDict) -> None:
+        """Add one event inside the transaction ``tx`` (see :meth:`append_many`)."""
+        self._outbox.append_many(tx, [(source, asset_id, payload)])
 
-        On PostgreSQL the rows are inserted when the transaction commits (see the module docstring), so they are
-        not visible to reads inside the transaction.
-        """
-        created = time.time()
-        rows = [
-            {"source": source, "asset_id": asset_id, "created": created, "payload": dumps(payload)}
-            for source, asset_id, payload in events
-        ]
-        if not rows:
-            return
-        if not _defers(conn):
-            conn.execute(_INSERT, rows)
-            return
-        transaction = conn.get_transaction()
-        if transaction is None:
-            raise RuntimeError("ChangeLog.append_many needs a connection inside a transaction")
-        if conn.engine not in _hooked:
-            install_commit_hook(conn.engine)
-        held = _pending.get(transaction)
-        if held is None:
-            _pending[transaction] = rows
-        else:
-            held.extend(rows)
+    def append_many(self, tx: Any, events: Iterable[Change]) -> None:
+        """Add ``(source, asset_id, payload)`` events, in order, inside the transaction ``tx``: the transaction
+        handle of a store on the outbox's backend (one statement). They become visible when it commits."""
+        self._outbox.append_many(tx, events)
 
     def notify(self) -> None:
         """Wake followers; call after the transaction that appended has committed."""
@@ -137,26 +64,11 @@ class ChangeLog:
 
     def last_seq(self) -> int:
         """The newest sequence number (0 when the log is empty)."""
-        with self._db.read() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one())
+        return self._outbox.last_seq()
 
     def read(self, after: int = 0, limit: int = 100, source: str | None = None) -> list[JSONDict]:
         """Events with ``seq > after``, oldest first, at most ``limit``."""
-        query = select(outbox).where(outbox.c.seq > after).order_by(outbox.c.seq).limit(limit)
-        if source:
-            query = query.where(outbox.c.source == source)
-        with self._db.read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            {
-                "seq": row.seq,
-                "source": row.source,
-                "AssetId": row.asset_id,
-                "created": row.created,
-                "payload": loads(row.payload),
-            }
-            for row in rows
-        ]
+        return self._outbox.read(after, limit, source)
 
     def wait(self, after: int, timeout: float) -> list[JSONDict]:
         """Like :meth:`read`, but block up to ``timeout`` seconds for an event when there is none yet."""
@@ -205,7 +117,7 @@ class ChangeLog:
                 yield event
 
     def __repr__(self) -> str:
-        return f"ChangeLog({self._db.url!r})"
+        return f"ChangeLog({self._outbox.describe()!r})"
 
 
 def execution_event(record: JSONDict) -> dict[str, Any]:

@@ -5,8 +5,6 @@ Each change to an asset or its metadata pointers is committed together with its 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import threading
@@ -14,22 +12,28 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import Connection, delete, func, insert, select, update
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from mie.dataplane.changes import DATAPLANE, ChangeLog
+from mie.dataplane.cursors import cursor_target, decode_cursor, encode_cursor
 from mie.dataplane.signing import UrlSigner
 from mie.dataplane.sniff import sniff_media_type
 from mie.errors import ConflictError, InvalidError, MieError, NotFoundError
 from mie.model.records import NAME_PATTERN, created_now
-from mie.storage.objects import ObjectStore, check_bucket, check_key
-from mie.storage.sql.db import Database, dumps
-from mie.storage.sql.tables import assets, metadata_pages, metadata_pointers
+from mie.storage.assets import AssetReader, AssetStore, AssetTransaction
+from mie.storage.objects import ObjectStore, check_bucket, check_key, local_file
 from mie.types import MediaType
+
+__all__ = ["ASSET_PREFIX", "MEDIA_TYPES", "DataPlane", "asset_prefix", "decode_cursor", "encode_cursor", "result_key"]
 
 ASSET_PREFIX = "private/assets/"
 MEDIA_TYPES = tuple(MediaType)
+
+
+def _dumps(value: Any) -> str:
+    """A result document as stored (compact JSON; non-ASCII kept as is)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def asset_prefix(asset_id: str) -> str:
@@ -42,42 +46,17 @@ def result_key(asset_id: str, workflow_id: str, operator: str) -> str:
     return f"{asset_prefix(asset_id)}workflows/{workflow_id}/{operator}.json"
 
 
-def encode_cursor(state: dict[str, Any]) -> str:
-    """MIE's opaque cursor: urlsafe base64 of a JSON state."""
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """Decode a cursor of either base64 alphabet (MIE encodes urlsafe and decodes standard)."""
-    try:
-        raw = cursor.strip().replace("-", "+").replace("_", "/")
-        state = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True))
-        nxt = state["next"]
-        if not isinstance(nxt, dict) or not isinstance(state.get("remaining", []), list):
-            raise TypeError
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidError("the cursor is not one this data plane issued") from exc
-    return dict(state)
-
-
-def _cursor_target(state: dict[str, Any]) -> tuple[str, str, int]:
-    """``(operator, pointer, page)`` of a decoded cursor's ``next``; 400 unless each has the type this API issues."""
-    nxt = dict(state["next"])
-    page = nxt.pop("page", 0)
-    if len(nxt) != 1 or type(page) is not int or page < 0:
-        raise InvalidError("the cursor is not one this data plane issued")
-    ((operator, pointer),) = nxt.items()
-    if not isinstance(pointer, str):
-        raise InvalidError("the cursor is not one this data plane issued")
-    return operator, pointer, page
-
-
 class DataPlane:
-    """Assets, media objects, metadata results and their change events."""
+    """Assets, media objects, metadata results and their change events.
+
+    It is the :class:`~mie.operators.dataplane.DataPlaneClient` operators are given (they see only that
+    protocol); the server's own layers (API object routes, web pages, jobs) reach the store behind it through
+    :attr:`objects` and :attr:`bucket`.
+    """
 
     def __init__(
         self,
-        db: Database,
+        store: AssetStore,
         objects: ObjectStore,
         changes: ChangeLog,
         *,
@@ -85,20 +64,40 @@ class DataPlane:
         signer: UrlSigner,
         url_expiry: int = 3600,
     ) -> None:
-        self.db = db
-        self.objects = objects
+        self._store = store
+        self._objects = objects
         self.changes = changes
-        self.bucket = check_bucket(bucket)
+        self._bucket = check_bucket(bucket)
         self.signer = signer
         self.url_expiry = url_expiry
         # Moving an upload and committing its asset is one step for other creators of this process: a concurrent
         # create must not take an in-flight object for the orphan of a crashed one.
         self._creating = threading.RLock()
 
+    @property
+    def objects(self) -> ObjectStore:
+        """The object store (server side only: operators use the object methods of the client protocol)."""
+        return self._objects
+
+    @property
+    def bucket(self) -> str:
+        """The bucket assets live in (server side; operators ask :attr:`default_bucket`)."""
+        return self._bucket
+
+    @property
+    def db(self) -> Any:
+        """Transitional, for jobs/ and ingest/ until they have stores of their own: the database under the asset
+        store (``SqlAssetStore.db``). Nothing else may use it."""
+        return getattr(self._store, "db")  # noqa: B009 (the protocol does not promise it; this is the escape hatch)
+
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.db.write() as conn:
-            yield conn
+    def transaction(self) -> Iterator[AssetTransaction]:
+        """A unit of work on assets and metadata for a caller that decides something about an asset together with
+        its own store (the engine: "lock the asset, check no execution is active, insert one"): join it through
+        :attr:`~mie.storage.assets.AssetTransaction.handle`. Change events it emits are announced after the
+        commit."""
+        with self._store.write() as tx:
+            yield tx
         self.changes.notify()
 
     # Assets ---------------------------------------------------------------------------------------------------
@@ -109,13 +108,14 @@ class DataPlane:
         key: Any,
         media_type: Any = None,
         *,
-        also: Callable[[Connection, dict[str, Any]], None] | None = None,
+        also: Callable[[Any, dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """``POST /create``: take ownership of an uploaded object as a new asset.
 
         The object is moved to ``private/assets/<AssetId>/input/<S3Key>`` (as MIE v2 did), so deleting the asset
-        removes it. ``MediaType`` is inferred from the content when not given. ``also`` runs in the transaction that
-        creates the asset (``POST /workflow/execution`` inserts its execution there: both or neither exist).
+        removes it. ``MediaType`` is inferred from the content when not given. ``also`` runs in the unit of work that
+        creates the asset, given its :attr:`~mie.storage.assets.AssetTransaction.handle` and the asset
+        (``POST /workflow/execution`` inserts its execution there: both or neither exist).
 
         Retryable: when the transaction fails the object is moved back; when the process died between the move and
         the commit, a retry finds the moved object under an asset id that was never committed and takes it back.
@@ -129,36 +129,36 @@ class DataPlane:
         if media_type is not None and media_type not in MEDIA_TYPES:
             raise InvalidError(f"MediaType must be one of {', '.join(MEDIA_TYPES)}, not {media_type!r}")
         with self._creating:
-            if not self.objects.exists(bucket, key) and not self._recover_orphan(bucket, key):
+            if not self._objects.exists(bucket, key) and not self._recover_orphan(bucket, key):
                 raise InvalidError(f"Input media s3://{bucket}/{key} does not exist: upload it first")
             if media_type is None:
                 media_type = self._sniff(bucket, key)
             asset_id = str(uuid.uuid4())
             new_key = f"{asset_prefix(asset_id)}input/{key}"
-            self.objects.move(bucket, key, self.bucket, new_key)
+            self._objects.move(bucket, key, self._bucket, new_key)
             try:
                 return self._insert_asset(asset_id, new_key, media_type, also)
             except BaseException:
                 with contextlib.suppress(MieError, OSError):  # best effort; a retry recovers it otherwise
-                    self.objects.move(self.bucket, new_key, bucket, key)
+                    self._objects.move(self._bucket, new_key, bucket, key)
                 raise
 
     def _recover_orphan(self, bucket: str, key: str) -> bool:
         """Move back an object a crashed ``create_asset`` moved under an asset id it never committed."""
         suffix = f"/input/{key}"
         candidates: dict[str, str] = {}
-        for found in self.objects.list_keys(self.bucket, ASSET_PREFIX):
+        for found in self._objects.list_keys(self._bucket, ASSET_PREFIX):
             owner = found[len(ASSET_PREFIX) :].split("/", 1)[0]
             if found == f"{ASSET_PREFIX}{owner}{suffix}":
                 candidates[owner] = found
         if not candidates:
             return False
-        with self.db.read() as conn:
-            known = set(conn.scalars(select(assets.c.asset_id).where(assets.c.asset_id.in_(list(candidates)))))
+        with self._store.read() as reader:
+            known = reader.known_assets(list(candidates))
         orphans = sorted(k for a, k in candidates.items() if a not in known)
         if not orphans:
             return False
-        self.objects.move(self.bucket, orphans[0], bucket, key)
+        self._objects.move(self._bucket, orphans[0], bucket, key)
         return True
 
     def _insert_asset(
@@ -166,39 +166,27 @@ class DataPlane:
         asset_id: str,
         new_key: str,
         media_type: str,
-        also: Callable[[Connection, dict[str, Any]], None] | None,
+        also: Callable[[Any, dict[str, Any]], None] | None,
     ) -> dict[str, Any]:
         created = created_now()
-        asset = {"AssetId": asset_id, "MediaType": media_type, "S3Bucket": self.bucket, "S3Key": new_key}
-        with self._tx() as conn:
-            conn.execute(
-                insert(assets).values(
-                    asset_id=asset_id,
-                    s3_bucket=self.bucket,
-                    s3_key=new_key,
-                    media_type=media_type,
-                    created=created,
-                )
-            )
-            self.changes.append(
-                conn,
-                DATAPLANE,
-                asset_id,
-                {
-                    "S3Bucket": self.bucket,
-                    "S3Key": new_key,
-                    "Created": created,
-                    "MediaType": media_type,
-                    "Action": "INSERT",
-                },
-            )
+        asset = {"AssetId": asset_id, "MediaType": media_type, "S3Bucket": self._bucket, "S3Key": new_key}
+        with self.transaction() as tx:
+            tx.insert_asset(asset_id, self._bucket, new_key, media_type, created)
+            event = {
+                "S3Bucket": self._bucket,
+                "S3Key": new_key,
+                "Created": created,
+                "MediaType": media_type,
+                "Action": "INSERT",
+            }
+            tx.emit([(DATAPLANE, asset_id, event)])
             if also is not None:
-                also(conn, asset)
+                also(tx.handle, asset)
         return asset
 
     def _sniff(self, bucket: str, key: str) -> str:
-        size = self.objects.size(bucket, key)
-        head = b"".join(self.objects.read_range(bucket, key, 0, min(size, 8192) - 1)) if size else b""
+        size = self._objects.size(bucket, key)
+        head = b"".join(self._objects.read_range(bucket, key, 0, min(size, 8192) - 1)) if size else b""
         kind = sniff_media_type(head)
         if kind is None:
             raise InvalidError(
@@ -206,23 +194,21 @@ class DataPlane:
             )
         return kind
 
-    def get_asset(self, asset_id: str, conn: Connection | None = None) -> dict[str, Any]:
-        """The asset row as a dict; 404 when unknown."""
-        query = select(assets).where(assets.c.asset_id == asset_id)
+    def get_asset(self, asset_id: str, conn: AssetReader | None = None) -> dict[str, Any]:
+        """The asset row as a dict; 404 when unknown. ``conn``: read in that unit of work."""
         if conn is None:
-            with self.db.read() as c:
-                row = c.execute(query).first()
+            with self._store.read() as reader:
+                row = reader.get_asset(asset_id)
         else:
-            row = conn.execute(query).first()
+            row = conn.get_asset(asset_id)
         if row is None:
             raise NotFoundError(f"Asset {asset_id} does not exist")
-        return dict(row._mapping)
+        return row
 
     def list_assets(self, *, limit: int | None = None, after: str | None = None) -> tuple[list[str], str | None]:
         """Asset ids in creation order, paged by asset id."""
-        query = select(assets.c.asset_id).order_by(assets.c.created, assets.c.asset_id)
-        with self.db.read() as conn:
-            ids = [r[0] for r in conn.execute(query)]
+        with self._store.read() as reader:
+            ids = reader.asset_ids()
         if after is not None:
             ids = ids[ids.index(after) + 1 :] if after in ids else []
         if limit is not None and len(ids) > limit:
@@ -231,16 +217,14 @@ class DataPlane:
 
     def delete_asset(self, asset_id: str) -> str:
         """``DELETE /metadata/{asset}``: the asset, its results and every object under its prefix."""
-        with self._tx() as conn:
-            asset = self.get_asset(asset_id, conn)
-            conn.execute(delete(metadata_pointers).where(metadata_pointers.c.asset_id == asset_id))
-            conn.execute(delete(metadata_pages).where(metadata_pages.c.asset_id == asset_id))
-            conn.execute(delete(assets).where(assets.c.asset_id == asset_id))
-            self.changes.append(conn, DATAPLANE, asset_id, {"Action": "REMOVE"})
+        with self.transaction() as tx:
+            asset = self.get_asset(asset_id, tx)
+            tx.delete_asset(asset_id)
+            tx.emit([(DATAPLANE, asset_id, {"Action": "REMOVE"})])
         # Objects go after the commit: a crash in between leaves unreachable files, never a dangling asset.
-        self.objects.delete_prefix(self.bucket, asset_prefix(asset_id))
+        self._objects.delete_prefix(self._bucket, asset_prefix(asset_id))
         if not asset["s3_key"].startswith(asset_prefix(asset_id)):
-            self.objects.delete(asset["s3_bucket"], asset["s3_key"])
+            self._objects.delete(asset["s3_bucket"], asset["s3_key"])
         return f"Deleted asset: {asset_id} from the dataplane"
 
     def media_path(self, asset_id: str, workflow_id: str) -> dict[str, str]:
@@ -249,7 +233,37 @@ class DataPlane:
         check_key(workflow_id)
         if "/" in asset_id or "/" in workflow_id:
             raise InvalidError("asset and workflow ids cannot contain '/'")
-        return {"S3Bucket": self.bucket, "S3Key": f"{asset_prefix(asset_id)}workflows/{workflow_id}/"}
+        return {"S3Bucket": self._bucket, "S3Key": f"{asset_prefix(asset_id)}workflows/{workflow_id}/"}
+
+    # Objects, for operators (DataPlaneClient) -------------------------------------------------------------------
+
+    @property
+    def default_bucket(self) -> str:
+        """The bucket assets, results and derived media live in."""
+        return self._bucket
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        """Whether the object exists."""
+        return self._objects.exists(bucket, key)
+
+    def object_size(self, bucket: str, key: str) -> int:
+        """The object's size in bytes; ``NotFoundError`` when absent."""
+        return self._objects.size(bucket, key)
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """The object's bytes; ``NotFoundError`` when absent."""
+        return self._objects.get_bytes(bucket, key)
+
+    def put_object(self, bucket: str, key: str, data: bytes | BinaryIO) -> None:
+        """Write an object whole, from bytes or a binary stream (readers see the old or the new object)."""
+        if isinstance(data, bytes):
+            self._objects.put_bytes(bucket, key, data)
+        else:
+            self._objects.put_stream(bucket, key, data)
+
+    def local_file(self, bucket: str, key: str, folder: Path | Callable[[], Path]) -> Path | None:
+        """The object as a local file (in place, or downloaded into ``folder``); None when it does not exist."""
+        return local_file(self._objects, bucket, key, folder)
 
     # Locks (MIE v4) ------------------------------------------------------------------------------------------
 
@@ -257,32 +271,28 @@ class DataPlane:
         """Lock an asset for a user; 409 when someone holds it."""
         if not isinstance(locked_by, str) or not locked_by:
             raise InvalidError("Missing required input: 'LockedBy'")
-        with self._tx() as conn:
-            asset = self.get_asset(asset_id, conn)
+        with self.transaction() as tx:
+            asset = self.get_asset(asset_id, tx)
             if asset["locked_by"]:
                 raise ConflictError(f"Asset {asset_id} is already checked out by {asset['locked_by']}")
             locked_at = int(time.time())
-            conn.execute(
-                update(assets).where(assets.c.asset_id == asset_id).values(locked_by=locked_by, locked_at=locked_at)
-            )
+            tx.set_lock(asset_id, locked_by, locked_at)
         return {"AssetId": asset_id, "LockedBy": locked_by, "LockedAt": locked_at}
 
     def checkin(self, asset_id: str) -> str:
         """Release an asset's lock; 409 when the asset is not checked out (a check-in without a checkout is a
         client's mistake worth telling: it usually means someone else's lock was already released)."""
-        with self._tx() as conn:
-            if not self.get_asset(asset_id, conn)["locked_by"]:
+        with self.transaction() as tx:
+            if not self.get_asset(asset_id, tx)["locked_by"]:
                 raise ConflictError(f"Asset {asset_id} is not checked out")
-            conn.execute(update(assets).where(assets.c.asset_id == asset_id).values(locked_by=None, locked_at=None))
+            tx.set_lock(asset_id, None, None)
         return f"Unlocked asset {asset_id}"
 
     def checkouts(self) -> dict[str, Any]:
         """Every lock held."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(assets.c.asset_id, assets.c.locked_by, assets.c.locked_at).where(assets.c.locked_by.is_not(None))
-            ).all()
-        return {"locks": [{"AssetId": r.asset_id, "LockedBy": r.locked_by, "LockedAt": r.locked_at} for r in rows]}
+        with self._store.read() as reader:
+            rows = reader.locks()
+        return {"locks": [{"AssetId": a, "LockedBy": by, "LockedAt": at} for a, by, at in rows]}
 
     # Metadata --------------------------------------------------------------------------------------------------
 
@@ -319,35 +329,23 @@ class DataPlane:
         key = result_key(asset_id, workflow_id, operator)
         if not paginated:
             self.get_asset(asset_id)
-            self.objects.put_bytes(self.bucket, key, dumps(results).encode())
-            with self._tx() as conn:
-                self.get_asset(asset_id, conn)
-                self._point(conn, asset_id, operator, workflow_id, key)
-            return {"Status": "Success", "Bucket": self.bucket, "Key": key}
-        where = (
-            (metadata_pages.c.asset_id == asset_id)
-            & (metadata_pages.c.workflow == workflow_id)
-            & (metadata_pages.c.operator == operator)
-        )
-        with self._tx() as conn:
-            self.get_asset(asset_id, conn)
+            self._objects.put_bytes(self._bucket, key, _dumps(results).encode())
+            with self.transaction() as tx:
+                self.get_asset(asset_id, tx)
+                self._point(tx, asset_id, operator, workflow_id, key)
+            return {"Status": "Success", "Bucket": self._bucket, "Key": key}
+        with self.transaction() as tx:
+            self.get_asset(asset_id, tx)
             if first:
-                conn.execute(delete(metadata_pages).where(where))
-            conn.execute(
-                insert(metadata_pages).values(
-                    asset_id=asset_id, operator=operator, workflow=workflow_id, page=dumps(results)
-                )
-            )
+                tx.drop_pages(asset_id, operator, workflow_id)
+            tx.add_page(asset_id, operator, workflow_id, results)
             if not end:
                 return {"Status": "Success"}
-            pages = [
-                json.loads(r[0])
-                for r in conn.execute(select(metadata_pages.c.page).where(where).order_by(metadata_pages.c.id))
-            ]
+            pages = tx.pages(asset_id, operator, workflow_id)
             existing: list[Any] = []
-            if not replace and self.objects.exists(self.bucket, key):
+            if not replace and self._objects.exists(self._bucket, key):
                 # A re-run under the same workflow id appends to the earlier pages, as MIE does...
-                previous = json.loads(self.objects.get_bytes(self.bucket, key))
+                previous = json.loads(self._objects.get_bytes(self._bucket, key))
                 existing = previous if isinstance(previous, list) else [previous]
                 # ...except when the stored object already ends with exactly these pages: that is this very write,
                 # retried after a crash between writing the object (below) and committing. The pages are still
@@ -356,60 +354,43 @@ class DataPlane:
                     existing = existing[: len(existing) - len(pages)]
             # The object is written before the commit, and idempotently: until the commit, the pages stay pending,
             # so a retry recomputes the same object (see above); after it, pointer and pages agree.
-            self.objects.put_bytes(self.bucket, key, dumps(existing + pages).encode())
-            conn.execute(delete(metadata_pages).where(where))
-            self._point(conn, asset_id, operator, workflow_id, key)
-        return {"Status": "Success", "Bucket": self.bucket, "Key": key}
+            self._objects.put_bytes(self._bucket, key, _dumps(existing + pages).encode())
+            tx.drop_pages(asset_id, operator, workflow_id)
+            self._point(tx, asset_id, operator, workflow_id, key)
+        return {"Status": "Success", "Bucket": self._bucket, "Key": key}
 
-    def _point(self, conn: Connection, asset_id: str, operator: str, workflow_id: str, key: str) -> None:
-        conn.execute(
-            insert(metadata_pointers).values(asset_id=asset_id, operator=operator, workflow=workflow_id, pointer=key)
-        )
-        self.changes.append(
-            conn,
-            DATAPLANE,
-            asset_id,
-            {"Action": "MODIFY", "Operator": operator, "Pointer": key, "Workflow": workflow_id},
-        )
+    @staticmethod
+    def _point(tx: AssetTransaction, asset_id: str, operator: str, workflow_id: str, key: str) -> None:
+        tx.add_pointer(asset_id, operator, workflow_id, key)
+        event = {"Action": "MODIFY", "Operator": operator, "Pointer": key, "Workflow": workflow_id}
+        tx.emit([(DATAPLANE, asset_id, event)])
 
-    def _latest_pointers(self, conn: Connection, asset_id: str) -> list[tuple[str, str]]:
+    @staticmethod
+    def _latest_pointers(reader: AssetReader, asset_id: str) -> list[tuple[str, str]]:
         """``(operator, pointer)`` of each operator's newest result, in the order operators first stored one."""
-        rows = conn.execute(
-            select(metadata_pointers.c.operator, metadata_pointers.c.pointer)
-            .where(metadata_pointers.c.asset_id == asset_id)
-            .order_by(metadata_pointers.c.id)
-        ).all()
         latest: dict[str, str] = {}
-        for operator, pointer in rows:
+        for operator, pointer in reader.pointers(asset_id):
             latest[operator] = pointer
         return list(latest.items())
 
     def _check_pointer(self, asset_id: str, operator: str, pointer: str) -> None:
-        with self.db.read() as conn:
-            found = conn.execute(
-                select(metadata_pointers.c.id)
-                .where(
-                    (metadata_pointers.c.asset_id == asset_id)
-                    & (metadata_pointers.c.operator == operator)
-                    & (metadata_pointers.c.pointer == pointer)
-                )
-                .limit(1)
-            ).first()
-        if found is None:
+        with self._store.read() as reader:
+            found = reader.has_pointer(asset_id, operator, pointer)
+        if not found:
             raise InvalidError("the cursor does not name a result of this asset")
 
     def _read_result(self, pointer: str) -> Any:
         try:
-            return json.loads(self.objects.get_bytes(self.bucket, pointer))
+            return json.loads(self._objects.get_bytes(self._bucket, pointer))
         except NotFoundError as exc:
             raise NotFoundError(f"the result object {pointer} is missing from the object store") from exc
 
     def get_metadata(self, asset_id: str, cursor: str | None = None) -> dict[str, Any]:
         """``GET /metadata/{asset}``: the asset, then one operator result (or page) per call while ``cursor``."""
         if cursor is None:
-            with self.db.read() as conn:
-                asset = self.get_asset(asset_id, conn)
-                pointers = self._latest_pointers(conn, asset_id)
+            with self._store.read() as reader:
+                asset = self.get_asset(asset_id, reader)
+                pointers = self._latest_pointers(reader, asset_id)
             response: dict[str, Any] = {
                 "asset_id": asset_id,
                 "results": {
@@ -427,7 +408,7 @@ class DataPlane:
             return response
         state = decode_cursor(cursor)
         self.get_asset(asset_id)
-        operator, pointer, page = _cursor_target(state)
+        operator, pointer, page = cursor_target(state)
         remaining = [r for r in state.get("remaining", []) if isinstance(r, dict) and len(r) == 1]
         return self._page_response(asset_id, operator, pointer, page, remaining)
 
@@ -461,40 +442,34 @@ class DataPlane:
         """``GET /metadata/{asset}/{operator}``: the newest result of one operator (paged when paginated)."""
         if cursor is not None:
             state = decode_cursor(cursor)
-            named, pointer, page = _cursor_target(state)
+            named, pointer, page = cursor_target(state)
             if named != operator:
                 raise InvalidError("the cursor is not one this data plane issued for this operator")
             self.get_asset(asset_id)
             return self._page_response(asset_id, operator, pointer, page, [])
-        with self.db.read() as conn:
-            self.get_asset(asset_id, conn)
-            row = conn.execute(
-                select(metadata_pointers.c.pointer)
-                .where((metadata_pointers.c.asset_id == asset_id) & (metadata_pointers.c.operator == operator))
-                .order_by(metadata_pointers.c.id.desc())
-                .limit(1)
-            ).first()
-        if row is None:
+        with self._store.read() as reader:
+            self.get_asset(asset_id, reader)
+            newest = reader.newest_pointer(asset_id, operator)
+        if newest is None:
             raise NotFoundError(f"No metadata of operator {operator} for asset {asset_id}")
-        return self._page_response(asset_id, operator, row[0], 0, [])
+        return self._page_response(asset_id, operator, newest, 0, [])
 
     def delete_operator_metadata(self, asset_id: str, operator: str) -> dict[str, Any]:
         """``DELETE /metadata/{asset}/{operator}``: every stored result of one operator."""
-        where = (metadata_pointers.c.asset_id == asset_id) & (metadata_pointers.c.operator == operator)
-        with self._tx() as conn:
-            self.get_asset(asset_id, conn)
-            pointers = sorted({r[0] for r in conn.execute(select(metadata_pointers.c.pointer).where(where))})
+        with self.transaction() as tx:
+            self.get_asset(asset_id, tx)
+            pointers = sorted(set(tx.operator_pointers(asset_id, operator)))
             if not pointers:
                 raise NotFoundError(f"Unable to delete metadata, pointer does not exist for {operator}")
-            conn.execute(delete(metadata_pointers).where(where))
-            self.changes.append(conn, DATAPLANE, asset_id, {"Action": "REMOVE", "Operator": operator})
-        deleted = [{"Key": key} for key in pointers if self.objects.delete(self.bucket, key)]
+            tx.drop_pointers(asset_id, operator)
+            tx.emit([(DATAPLANE, asset_id, {"Action": "REMOVE", "Operator": operator})])
+        deleted = [{"Key": key} for key in pointers if self._objects.delete(self._bucket, key)]
         return {"Deleted": deleted}
 
     def count_assets(self) -> int:
         """How many assets exist."""
-        with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(assets)).scalar_one())
+        with self._store.read() as reader:
+            return reader.count_assets()
 
     # Signed URLs -----------------------------------------------------------------------------------------------
 
@@ -520,7 +495,7 @@ class DataPlane:
         from urllib.parse import quote
 
         bucket, key = self._location(bucket, key)
-        if not self.objects.exists(bucket, key):
+        if not self._objects.exists(bucket, key):
             raise NotFoundError(f"object s3://{bucket}/{key} does not exist")
         expires = int(time.time()) + self.url_expiry
         signature = self.signer.sign("GET", bucket, key, expires)

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Update, bindparam, insert, select, update
 
-from mie.dataplane.changes import WORKFLOW_EXECUTION, ChangeLog, execution_event
+from mie.dataplane.changes import WORKFLOW_EXECUTION, execution_event
 from mie.errors import NotFoundError
 from mie.model.execution import STATUS_FIELDS
 from mie.storage.sql.db import dumps, loads
+from mie.storage.sql.outbox import append_many
 from mie.storage.sql.tables import executions
 from mie.types import TERMINAL_STATUSES, JSONDict, WorkflowStatus
 
@@ -176,7 +177,8 @@ def set_statuses(conn: Connection, changes: Sequence[StatusChange]) -> dict[str,
 def announce(conn: Connection, events: Sequence[tuple[str, JSONDict]]) -> None:
     """Append ``(asset_id, payload)`` execution events to the change log, in order, in one statement.
 
-    Through :meth:`ChangeLog.append_many`, which owns the outbox's row format and its commit ordering on PostgreSQL.
+    Through ``mie.storage.sql.outbox.append_many``, which owns the outbox's row format and its commit ordering on
+    PostgreSQL.
     """
     if events:
-        ChangeLog.append_many(conn, [(WORKFLOW_EXECUTION, asset_id, payload) for asset_id, payload in events])
+        append_many(conn, [(WORKFLOW_EXECUTION, asset_id, payload) for asset_id, payload in events])

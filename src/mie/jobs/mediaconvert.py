@@ -183,11 +183,10 @@ def mediaconvert_monitor(ctx: OperatorContext) -> None:
     except InvalidError as exc:
         raise OperatorError(f"{NAME}: bad MediaconvertInputFile {input_uri!r}: {exc.message}") from exc
     written = {str(p) for p in ctx.metadata.pop("MediaconvertOutputs", None) or []}
-    objects = ctx.dataplane.objects
     for kind, key in (("Audio", audio_key), ("ProxyEncode", proxy_key)):
         uri = f"s3://{bucket}/{key}"
         if uri in written:
-            if not objects.exists(bucket, key):
+            if not ctx.dataplane.object_exists(bucket, key):
                 raise OperatorError(f"{NAME}: job {ctx.metadata.get('MediaconvertJobId')} reported {uri}, "
                                     "but it is not in the object store")  # fmt: skip
             ctx.media[kind] = {"S3Bucket": bucket, "S3Key": key}

@@ -47,7 +47,7 @@ def run_transcode(
         spec = parse_job(settings, status_update_interval=request.get("StatusUpdateInterval"))
     except InvalidError as exc:
         raise OperatorError(f"{what}: {exc.message}") from exc
-    service = active_service(ctx.dataplane.db.url)
+    service = active_service(ctx.runtime.dataplane.db.url)
     if service is not None:
         doc = service.run_inline(
             {**request, "Settings": settings},
@@ -63,7 +63,7 @@ def run_transcode(
         return str(doc.get("id")), list(doc.get("outputGroupDetails") or [])
     scratch = Path(tempfile.mkdtemp(prefix="transcode-", dir=ctx.scratch))
     try:
-        details = run_job(spec, objects=ctx.dataplane.objects, scratch=scratch, sink=_OperatorSink(ctx))
+        details = run_job(spec, objects=ctx.runtime.dataplane.objects, scratch=scratch, sink=_OperatorSink(ctx))
     except JobCancelledError as exc:
         raise OperatorCancelledError(f"{what}: the execution was cancelled") from exc
     except JobFailedError as exc:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from mie.dataplane.changes import ChangeLog
 from mie.errors import ConflictError, InvalidError, NotFoundError
 from mie.jobs import events as ev
 from mie.jobs.config import JobsConfig
@@ -276,7 +275,7 @@ class JobService:
             .where(jobs.c.id == job_id)
             .values(status=doc["status"], doc=_dumps(doc), expires_at=doc["timestampTTL"], **values)
         )
-        ChangeLog.append(conn, ev.CHANGE_SOURCE, row.asset_id, event)
+        self.changes.append(conn, ev.CHANGE_SOURCE, row.asset_id, event)
         return doc
 
     def _finish(self, conn: Connection, job_id: str, code: int | None, message: str | None) -> JSONDict:

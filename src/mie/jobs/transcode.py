@@ -14,7 +14,7 @@ from mie.jobs.probe import InputInfo, ProbeError, describe_input, ffprobe, find_
 from mie.jobs.spec import JobSpec, parse_s3_uri
 from mie.operators.dependencies import MissingDependencyError
 from mie.operators.media import MediaProcess, progress_blocks, read_lines, tail_lines
-from mie.storage.objects import ObjectStore
+from mie.storage.objects import ObjectStore, local_file
 from mie.types import JSONDict
 
 PHASES = tuple(PHASE_WEIGHTS)
@@ -87,17 +87,10 @@ class JobSink(Protocol):
 
 
 def _local_input(objects: ObjectStore, bucket: str, key: str, scratch: Path) -> Path:
-    path = objects.local_path(bucket, key)
-    if path is not None and path.is_file():
-        return path.resolve()
-    if not objects.exists(bucket, key):
+    path = local_file(objects, bucket, key, scratch / "input")
+    if path is None:
         raise JobFailedError(ERROR_INPUT, f"input s3://{bucket}/{key} does not exist")
-    target = scratch / "input" / Path(key).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as fh:
-        for chunk in objects.read_range(bucket, key, 0, objects.size(bucket, key) - 1):
-            fh.write(chunk)
-    return target.resolve()
+    return path.resolve()
 
 
 def run_ffmpeg(args: list[str], *, duration: float, fps: float, sink: JobSink, log_path: Path, tool: str) -> None:

@@ -10,12 +10,14 @@ See docs/operators.md.
 
 from mie.errors import OperatorCancelledError, OperatorError, OperatorTimeoutError
 from mie.operators.context import OperatorContext, ResultPages, Runtime
+from mie.operators.dataplane import DataPlaneClient
 from mie.operators.definition import EXECUTING, OperatorDefinition, operator
 from mie.operators.dependencies import MissingDependencyError, require_module
 from mie.operators.registry import Handler, LambdaContext, OperatorRegistry, Target
 
 __all__ = [
     "EXECUTING",
+    "DataPlaneClient",
     "Handler",
     "LambdaContext",
     "MissingDependencyError",

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mie.errors import InvalidError, OperatorCancelledError, OperatorError, OperatorTimeoutError
+from mie.operators.dataplane import DataPlaneClient
 from mie.types import JSONDict
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ def _ignore(percent: float | None, message: str | None) -> bool:
 class Runtime:
     """The engine's side of an operator call."""
 
+    #: The engine's data plane (operators see it through :attr:`OperatorContext.dataplane`, as a
+    #: :class:`~mie.operators.dataplane.DataPlaneClient`).
     dataplane: DataPlane
     #: Stores the task's progress; returns False when the task is gone (cancelled, deleted, taken over).
     report_progress: Callable[[float | None, str | None], bool] = _ignore
@@ -104,8 +107,8 @@ class OperatorContext:
     # Input media ----------------------------------------------------------------------------------------------
 
     @property
-    def dataplane(self) -> DataPlane:
-        """The data plane: assets, objects and metadata."""
+    def dataplane(self) -> DataPlaneClient:
+        """The data plane as an operator sees it: objects, media paths and metadata."""
         return self.runtime.dataplane
 
     @property
@@ -142,19 +145,12 @@ class OperatorContext:
         cached = self._files.get(cache_key)
         if cached is not None:
             return cached
-        objects = self.dataplane.objects
         try:
-            path = objects.local_path(bucket, key)
-            if path is None or not path.is_file():
-                if not objects.exists(bucket, key):
-                    raise OperatorError(f"{self.name}: input object s3://{bucket}/{key} does not exist")
-                path = self.scratch / "input" / Path(key).name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("wb") as fh:
-                    for chunk in objects.read_range(bucket, key, 0, objects.size(bucket, key) - 1):
-                        fh.write(chunk)
+            path = self.dataplane.local_file(bucket, key, lambda: self.scratch / "input")
         except InvalidError as exc:
             raise OperatorError(f"{self.name}: bad input media location s3://{bucket}/{key}: {exc}") from exc
+        if path is None:
+            raise OperatorError(f"{self.name}: input object s3://{bucket}/{key} does not exist")
         self._files[cache_key] = path
         return path
 
@@ -196,12 +192,11 @@ class OperatorContext:
         if filename is None:
             filename = source.name if isinstance(source, Path) else kind.lower()
         key = f"{location['S3Key']}{self.name}/{filename}"
-        objects = self.dataplane.objects
         if isinstance(source, bytes):
-            objects.put_bytes(location["S3Bucket"], key, source)
+            self.dataplane.put_object(location["S3Bucket"], key, source)
         else:
             with source.open("rb") as fh:
-                objects.put_stream(location["S3Bucket"], key, fh)
+                self.dataplane.put_object(location["S3Bucket"], key, fh)
         ref: JSONDict = {"S3Bucket": location["S3Bucket"], "S3Key": key}
         self.media[kind] = ref
         return ref

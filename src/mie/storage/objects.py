@@ -16,7 +16,7 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -131,6 +131,30 @@ class ObjectStore(Protocol):
 
     def local_path(self, bucket: str, key: str) -> Path | None:
         """The object's file when the store is a local folder, else ``None``."""
+
+
+def local_file(store: ObjectStore, bucket: str, key: str, folder: Path | Callable[[], Path]) -> Path | None:
+    """The object as a local file: the store's own file when it keeps one (a local folder, read in place), else a
+    copy downloaded to ``folder/<the key's file name>`` (``folder`` may be a function making the folder: it is
+    called only when a download is needed). ``None`` when the object does not exist.
+
+    The one copy of "object -> local file": operators get it through their data-plane client
+    (:meth:`mie.operators.dataplane.DataPlaneClient.local_file`), the transcode runner calls it directly.
+    Raises ``InvalidError`` for a malformed bucket or key.
+    """
+    path = store.local_path(bucket, key)
+    if path is not None and path.is_file():
+        return path
+    if not store.exists(bucket, key):
+        return None
+    target = (folder if isinstance(folder, Path) else folder()) / Path(key).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = store.size(bucket, key)
+    with target.open("wb") as fh:
+        if size > 0:
+            for chunk in store.read_range(bucket, key, 0, size - 1):
+                fh.write(chunk)
+    return target
 
 
 class LocalObjectStore:

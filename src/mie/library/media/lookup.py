@@ -35,16 +35,16 @@ def generic_data_lookup(ctx: OperatorContext) -> dict[str, Any]:
         return {"GenericDataLookup": "skipped: no Bucket/Key configured, nothing to attach", **ids}
     if not isinstance(key, str) or (bucket is not None and not isinstance(bucket, str)):
         raise OperatorError(f"{ctx.name}: configuration Bucket and Key must be strings")
-    bucket = bucket or ctx.dataplane.bucket
-    objects = ctx.dataplane.objects
+    bucket = bucket or ctx.dataplane.default_bucket
+    dataplane = ctx.dataplane
     where = f"s3://{bucket}/{key}"
     try:
-        if not objects.exists(bucket, key):
+        if not dataplane.object_exists(bucket, key):
             raise OperatorError(f"{ctx.name}: the document {where} does not exist")
-        size = objects.size(bucket, key)
+        size = dataplane.object_size(bucket, key)
         if size > MAX_BYTES:
             raise OperatorError(f"{ctx.name}: the document {where} is {size} bytes, over the {MAX_BYTES} byte limit")
-        data = objects.get_bytes(bucket, key)
+        data = dataplane.read_object(bucket, key)
     except OperatorError:
         raise
     except MieError as exc:  # a malformed bucket or key, or the store refused

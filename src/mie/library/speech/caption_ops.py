@@ -84,7 +84,7 @@ def _existing_subtitles(ctx: OperatorContext, location: Any) -> list[JSONDict]:
     if not bucket or not key:
         raise OperatorError('ExistingSubtitlesObject must be {"Bucket": ..., "Key": ...}')
     try:
-        text = ctx.dataplane.objects.get_bytes(str(bucket), str(key)).decode("utf-8-sig")
+        text = ctx.dataplane.read_object(str(bucket), str(key)).decode("utf-8-sig")
         return from_vtt(text)
     except NotFoundError as exc:
         raise OperatorError(f"ExistingSubtitlesObject s3://{bucket}/{key} does not exist") from exc
@@ -139,7 +139,7 @@ def _caption_files(ctx: OperatorContext, extension: str, render: Callable[[list[
             raise OperatorError(f"{ctx.name}: WebCaptions_{language} holds no WebCaptions list")
         name = f"Captions_{language}"
         key = f"{location['S3Key']}{name}.{extension}"
-        ctx.dataplane.objects.put_bytes(location["S3Bucket"], key, render(captions).encode("utf-8"))
+        ctx.dataplane.put_object(location["S3Bucket"], key, render(captions).encode("utf-8"))
         collection.append(
             {
                 "OperatorName": name,

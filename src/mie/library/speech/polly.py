@@ -179,7 +179,7 @@ def _store(ctx: OperatorContext, path: Path, name: str) -> JSONDict:
     location = ctx.dataplane.media_path(ctx.asset_id, ctx.workflow_execution_id)
     key = f"{location['S3Key']}{name}"
     with path.open("rb") as fh:
-        ctx.dataplane.objects.put_stream(location["S3Bucket"], key, fh)
+        ctx.dataplane.put_object(location["S3Bucket"], key, fh)
     return {"S3Bucket": location["S3Bucket"], "S3Key": key}
 
 
@@ -267,7 +267,7 @@ def polly(ctx: OperatorContext) -> JSONDict:
 
 def _stored(ctx: OperatorContext, ref: JSONDict, what: str) -> JSONDict:
     bucket, key = str(ref.get("S3Bucket") or ""), str(ref.get("S3Key") or "")
-    if not bucket or not key or not ctx.dataplane.objects.exists(bucket, key):
+    if not bucket or not key or not ctx.dataplane.object_exists(bucket, key):
         raise OperatorError(f"{ctx.name}: the synthesised audio of {what} (s3://{bucket}/{key}) is not in the store")
     return {"S3Bucket": bucket, "S3Key": key}
 

@@ -192,7 +192,7 @@ def run_transcribe(ctx: OperatorContext) -> JSONDict:
 
     location = ctx.dataplane.media_path(ctx.asset_id, ctx.workflow_execution_id)
     uri = {"S3Bucket": location["S3Bucket"], "S3Key": f"{location['S3Key']}{ctx.name}/transcript.txt"}
-    ctx.dataplane.objects.put_bytes(uri["S3Bucket"], uri["S3Key"], text.encode())
+    ctx.dataplane.put_object(uri["S3Bucket"], uri["S3Key"], text.encode())
     document["TextTranscriptUri"] = uri
     ctx.save_results(document)
     ctx.add_media("Text", json.dumps(document, ensure_ascii=False).encode(), filename=f"{ctx.name}.json")

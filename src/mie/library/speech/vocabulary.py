@@ -20,4 +20,4 @@ __all__ = ["VOCABULARY_PREFIX", "load_vocabulary", "vocabulary_key"]
 def load_vocabulary(ctx: OperatorContext, name: str) -> list[dict[str, Any]]:
     """The entries of vocabulary ``name``; an operator error when it does not exist."""
     dataplane = ctx.dataplane
-    return load_entries(lambda key: dataplane.objects.get_bytes(dataplane.bucket, key), name)
+    return load_entries(lambda key: dataplane.read_object(dataplane.default_bucket, key), name)

@@ -178,25 +178,13 @@ def _json_document(path: Path) -> JSONDict | None:
 
 def _local_file(ctx: OperatorContext, bucket: str, key: str) -> Path:
     """The object as a local file: in place for a local store, else downloaded into the call's scratch folder."""
-    objects = ctx.dataplane.objects
     try:
-        path = objects.local_path(bucket, key)
-        if path is not None and path.is_file():
-            return path
-        if not objects.exists(bucket, key):
-            raise OperatorError(f"{ctx.name}: text object s3://{bucket}/{key} does not exist")
-        target = ctx.scratch / "text" / Path(key).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        size = objects.size(bucket, key)
-        with target.open("wb") as fh:
-            if size > 0:
-                for block in objects.read_range(bucket, key, 0, size - 1):
-                    fh.write(block)
-        return target
-    except OperatorError:
-        raise
+        path = ctx.dataplane.local_file(bucket, key, lambda: ctx.scratch / "text")
     except MieError as exc:  # NotFound, Invalid (a bad key), storage errors
         raise OperatorError(f"{ctx.name}: cannot read s3://{bucket}/{key}: {exc}") from exc
+    if path is None:
+        raise OperatorError(f"{ctx.name}: text object s3://{bucket}/{key} does not exist")
+    return path
 
 
 # Configuration -------------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _timeout(ctx: OperatorContext, chars: int) -> float:
 def _reader(ctx: OperatorContext) -> Reader:
     """Reads the stored terminologies and parallel data (objects of the data-plane bucket)."""
     dataplane = ctx.dataplane
-    return lambda key: dataplane.objects.get_bytes(dataplane.bucket, key)
+    return lambda key: dataplane.read_object(dataplane.default_bucket, key)
 
 
 def _glossary(ctx: OperatorContext, source: str, target: str) -> Glossary:
@@ -109,7 +109,7 @@ def _source_text(ctx: OperatorContext) -> str:
     ref = ctx.input_metadata.get("TextTranscriptUri")
     if isinstance(ref, dict) and ref.get("S3Bucket") and ref.get("S3Key"):
         try:
-            raw = ctx.dataplane.objects.get_bytes(str(ref["S3Bucket"]), str(ref["S3Key"]))
+            raw = ctx.dataplane.read_object(str(ref["S3Bucket"]), str(ref["S3Key"]))
         except MieError as exc:
             raise OperatorError(f"{ctx.name}: cannot read the transcript TextTranscriptUri: {exc}") from exc
         return raw.decode("utf-8", "replace")
@@ -247,7 +247,7 @@ def _translate_webcaptions(ctx: OperatorContext) -> JSONDict:
         for name in (f"WebCaptions_{target}", f"WebCaptionsTranslate_{target}"):
             ctx.save_results({"WebCaptions": translated}, operator_name=name)
         key = f"{location['S3Key']}translation_{target}.txt"
-        ctx.dataplane.objects.put_bytes(location["S3Bucket"], key, " ".join(t for t in texts if t).encode())
+        ctx.dataplane.put_object(location["S3Bucket"], key, " ".join(t for t in texts if t).encode())
         collection.append(
             {
                 "OperatorName": f"TranslateWebCaptions_{target}",
