@@ -98,7 +98,7 @@ class SqlWorkQueue:
 
     def _claimable(self, now: float) -> ColumnElement[bool]:
         s = self.spec
-        pending = self._c(s.state) == s.pending
+        pending: ColumnElement[bool] = self._c(s.state) == s.pending
         if s.due is not None:
             pending = and_(pending, self._c(s.due) <= now)
         if s.lease_until is not None and s.leased != s.pending:
