@@ -91,8 +91,10 @@ class SqlWorkQueue:
         values.update({s.key: key, s.state: s.pending, s.attempt: 0, s.owner: None})
         if s.due is not None:
             values[s.due] = time.time() if due is None else due
-        # One statement per row: rowcount says whether each was new (a batch would not tell).
-        return max(int(conn.execute(insert_ignoring_duplicates(conn, self._t), values).rowcount), 0)
+        # One statement per row, RETURNING the key: whether each was new (rowcount of an ``ON CONFLICT DO NOTHING``
+        # insert is -1 with psycopg on PostgreSQL, and a batch would not tell).
+        statement = insert_ignoring_duplicates(conn, self._t).returning(self._c(s.key))
+        return 1 if conn.execute(statement, values).first() is not None else 0
 
     # Workers -----------------------------------------------------------------------------------------------------
 
