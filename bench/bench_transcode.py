@@ -16,8 +16,8 @@ from pathlib import Path
 
 from mie.bootstrap import build
 from mie.config import load_settings
-from mie.ingest import JobsComponent
 from mie.jobs.compile import compile_job
+from mie.jobs.component import JobsComponent
 from mie.jobs.defaults import default_job
 from mie.jobs.probe import describe_input, ffprobe
 from mie.jobs.spec import parse_job, rewrite_destinations, set_input

@@ -27,17 +27,19 @@ from mie.engine.executions import Executions
 from mie.engine.processes import WorkerResources
 from mie.engine.scheduler import Scheduler
 from mie.errors import ConfigurationError
-from mie.ingest import JobsComponent
+from mie.jobs import bind as bind_job_operators
+from mie.jobs.component import JobsComponent
+from mie.jobs.events import CHANGE_SOURCE as JOB_CHANGE_SOURCE
 from mie.library.workflows import DEFAULT_WORKFLOWS, INSTALLED_BY
 from mie.operators.outbound import OutboundPolicy
 from mie.operators.registry import OperatorRegistry
 from mie.resources import ServiceResources
 from mie.storage.objects import LocalObjectStore
-from mie.storage.sql import jobs_tables
 from mie.storage.sql.asset_store import SqlAssetStore
 from mie.storage.sql.db import Database
 from mie.storage.sql.faces_people import SqlPeopleStore
 from mie.storage.sql.faces_store import SqlFaceStore
+from mie.storage.sql.jobs_store import SqlJobStore, SqlWatchStore
 from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
 from mie.storage.sql.outbox import SqlOutbox
 from mie.storage.sql.search_store import open_search_store
@@ -126,6 +128,14 @@ class Services:
         return create_app(self)
 
 
+def _jobs_component(s: Services) -> JobsComponent:
+    store = SqlJobStore(s.db, s.changes.append, JOB_CHANGE_SOURCE)
+    component = JobsComponent.create(s.settings, s.dataplane, s.executions, store, SqlWatchStore(s.db))
+    # The Transcode/Mediaconvert operators record their jobs through this service (no process-global registry).
+    bind_job_operators(s.registry, component.jobs)
+    return component
+
+
 #: Background components, in start order: ``(name, factory)``. A factory gets the wired services and returns the
 #: component, or None when the settings turn it off. Each is reachable as ``services.components[name]``.
 COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = (
@@ -139,7 +149,7 @@ COMPONENTS: tuple[tuple[str, Callable[[Services], Component | None]], ...] = (
             s.settings.search, open_search_store(s.db), s.changes, s.dataplane, s.executions
         ),
     ),
-    ("jobs", lambda s: JobsComponent.create(s.settings, s.dataplane, s.executions, jobs_tables)),
+    ("jobs", _jobs_component),
     ("people", lambda s: PeopleJanitor(s.people, s.changes, SqlOffsetStore(s.db)) if s.people is not None else None),
 )
 

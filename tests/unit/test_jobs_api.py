@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from mie.bootstrap import Services, build
 from mie.config import Settings
 from mie.errors import OperatorError
-from mie.ingest import JobsComponent
+from mie.jobs.component import JobsComponent
 from mie.storage.sql import jobs_tables
 from tests.conftest import fast_settings
 from tests.helpers import API_KEY, assert_error

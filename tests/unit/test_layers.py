@@ -55,6 +55,8 @@ RULES: dict[str, Rule] = {
     "types": only(),
     "errors": only("types"),
     "config": only("types", "errors"),
+    # The one background-loop base (threads, wake, backoff, drain): a leaf every component layer may use.
+    "background": only("types", "errors"),
     "model": only("types", "errors"),
     "storage": only("model", "types", "errors", "config"),
     "dataplane": only("storage", "model", "types", "errors", "config"),

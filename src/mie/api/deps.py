@@ -17,7 +17,7 @@ from mie.dataplane.service import DataPlane
 from mie.engine.catalog import Catalog
 from mie.engine.executions import Executions
 from mie.errors import InvalidError, TooLargeError, UnsupportedMediaTypeError
-from mie.ingest import JobsComponent
+from mie.jobs.component import JobsComponent
 from mie.operators.faces import FaceEmbedder
 from mie.operators.registry import OperatorRegistry
 from mie.resources import ServiceResources

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from mie.api import schemas
 from mie.api.deps import json_body, require_key, services
 from mie.errors import NotFoundError, NotImplementedYetError
-from mie.ingest import JobsComponent
+from mie.jobs.component import JobsComponent
 from mie.jobs.events import STATUSES
 from mie.jobs.service import JobService
 from mie.types import JSONDict

@@ -7,7 +7,8 @@ Flow (see docs/notifications.md):
    or ERROR) and each matching subscription it *plans* a delivery: a row of the delivery log whose id is derived
    from the subscription and the event ``seq``. Planning ignores rows that exist already, so handing the same
    events twice (after a crash between planning and saving the offset) plans nothing twice.
-2. ``MIE_NOTIFY_WORKERS`` sender threads claim due deliveries (a lease, so a crashed sender's delivery is taken
+2. ``MIE_NOTIFY_WORKERS`` sender threads (a :class:`~mie.background.CallbackLoop`) claim due deliveries from the
+   delivery log's :class:`~mie.storage.workqueue.WorkQueue` (a lease, so a crashed sender's delivery is taken
    again later), POST them (webhooks) or mail them (SMTP), and record each attempt: delivered, failed for good
    after ``MIE_NOTIFY_ATTEMPTS``, or due again after an exponential backoff.
 
@@ -21,13 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import secrets
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from mie.background import CallbackLoop
 from mie.config import Settings
 from mie.consumers import mail
 from mie.consumers.base import ChangeConsumer, OffsetStore
@@ -36,6 +40,7 @@ from mie.consumers.webhooks import Outcome, WebhookSender, check_url
 from mie.dataplane.changes import WORKFLOW_EXECUTION, ChangeLog
 from mie.errors import InvalidError, NotFoundError
 from mie.operators.outbound import STRICT, OutboundPolicy
+from mie.storage.workqueue import Claim, WorkQueue
 from mie.types import JSONDict, WorkflowStatus
 
 log = logging.getLogger(__name__)
@@ -76,23 +81,24 @@ class NotificationStore(Protocol):
     def add_deliveries(self, deliveries: list[JSONDict]) -> int:
         """Insert planned deliveries, ignoring ones planned already; returns how many were new."""
 
-    def claim_due(self, now: float, lease_until: float) -> JSONDict | None:
-        """Lease the oldest due delivery (with ``Kind``, ``Target``, ``Secret``), or None."""
+    @property
+    def queue(self) -> WorkQueue:
+        """The deliveries as a work queue (claimed by the senders)."""
 
-    def next_due(self) -> float | None:
-        """When the earliest pending delivery is due, or None."""
+    def claimed(self, claim: Claim) -> JSONDict | None:
+        """The claimed delivery (with ``Kind``, ``Target``, ``Secret``), or None when the claim was lost."""
 
     def record_attempt(
         self,
-        delivery_id: str,
+        claim: Claim,
         *,
         delivered: bool,
         status_code: int | None,
         error: str | None,
         retry_at: float | None,
         now: float,
-    ) -> None:
-        """Count one attempt of a delivery."""
+    ) -> bool:
+        """Count one attempt of a claimed delivery; False when the claim was lost."""
 
     def list_deliveries(
         self, subscription_id: str, *, limit: int | None = None, after: int | None = None
@@ -202,10 +208,14 @@ class Notifications:
         self._offsets = offsets
         self._webhooks = WebhookSender(settings.timeout, settings.outbound)
         self._lock = threading.Lock()
-        self._wake = threading.Condition()
-        self._version = 0
-        self._stopping = threading.Event()
-        self._senders: list[threading.Thread] = []
+        self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.senders = CallbackLoop(
+            "notify",
+            self._send_step,
+            threads=max(settings.workers, 1),
+            backoff=2.0,
+            stop_timeout=settings.timeout * 3 + 1,
+        )
         self._started = False
 
     @classmethod
@@ -223,13 +233,10 @@ class Notifications:
             if self._started:
                 return
             self._started = True
-            self._stopping.clear()
             if self._webhooks.closed:
                 self._webhooks = WebhookSender(self.settings.timeout, self.settings.outbound)
-            for index in range(self.settings.workers):
-                thread = threading.Thread(target=self._send_loop, name=f"mie-notify-{index}", daemon=True)
-                thread.start()
-                self._senders.append(thread)
+            if self.settings.workers > 0:
+                self.senders.start()
             # No subscription, no consumer: a server without notifications follows nothing.
             if self._store.has_subscriptions():
                 self.consumer.start()
@@ -238,18 +245,9 @@ class Notifications:
         """Stop planning and sending; a send in progress may take up to ``MIE_NOTIFY_TIMEOUT``."""
         with self._lock:
             self.consumer.stop()
-            self._stopping.set()
-            self._poke()
-            for thread in self._senders:
-                thread.join(self.settings.timeout * 3 + 1)
-            self._senders.clear()
+            self.senders.stop()
             self._started = False
         self._webhooks.close()
-
-    def _poke(self) -> None:
-        with self._wake:
-            self._version += 1
-            self._wake.notify_all()
 
     # The API's service ---------------------------------------------------------------------------------------
 
@@ -322,7 +320,7 @@ class Notifications:
             if _matches(sub, event, kind, status)
         ]
         if self._store.add_deliveries(planned):
-            self._poke()
+            self.senders.wake()
 
     def _delivery(self, sub: JSONDict, event: JSONDict, kind: str, status: str, detail: JSONDict) -> JSONDict:
         seq = int(event["seq"])
@@ -365,36 +363,24 @@ class Notifications:
 
     # Sending -------------------------------------------------------------------------------------------------
 
-    def _send_loop(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
-            with self._wake:
-                seen = self._version
-            try:
-                if self.deliver_once():
-                    failures = 0
-                    continue
-                due = self._store.next_due()
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("notification sender failed (%d in a row)", failures)
-                self._stopping.wait(min(2.0**failures, 60.0))
-                continue
-            # Sleep until the next retry is due (or a new delivery is planned); never spin on a due one that
-            # another thread holds.
-            timeout = None if due is None else min(max(due - self._clock(), 0.05), 60.0)
-            with self._wake:
-                if self._version == seen and not self._stopping.is_set():
-                    self._wake.wait(timeout)
+    def _send_step(self) -> float | None:
+        """One sender step: send a due delivery, else sleep until the next retry is due (or one is planned)."""
+        if self.deliver_once():
+            return 0.0
+        due = self._store.queue.next_due()
+        # Never spin on a due delivery that another sender holds: at least 50 ms.
+        return None if due is None else min(max(due - self._clock(), 0.05), 60.0)
 
     def deliver_once(self) -> bool:
         """Send one due delivery, if any, and record the attempt; returns whether there was one."""
         now = self._clock()
         lease = self.settings.timeout * 3 + 30
-        item = self._store.claim_due(now, now + lease)
-        if item is None:
+        claim = self._store.queue.claim(self._owner, now=now, lease=lease)
+        if claim is None:
             return False
+        item = self._store.claimed(claim)
+        if item is None:
+            return True  # lost already (its subscription was deleted meanwhile): look for the next one
         payload = item["Payload"]
         if item["Kind"] == "webhook":
             body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
@@ -407,7 +393,7 @@ class Notifications:
             )
         else:
             outcome = Outcome(False, None, f"unknown subscription kind {item['Kind']!r}")
-        attempts = int(item["Attempts"]) + 1
+        attempts = claim.attempt
         done = self._clock()
         retry_at = None
         if not outcome.delivered and attempts < self.settings.attempts:
@@ -419,7 +405,7 @@ class Notifications:
                 "" if retry_at is not None else "; giving up",
             )  # fmt: skip
         self._store.record_attempt(
-            item["Id"],
+            claim,
             delivered=outcome.delivered,
             status_code=outcome.status_code,
             error=outcome.error,

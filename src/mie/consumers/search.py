@@ -5,9 +5,11 @@ default analysis of media nobody started a workflow on.
 (:meth:`SearchStore.apply`), so a restart resumes exactly after the last applied event: nothing is lost, nothing is
 applied twice. Applying an event again would be harmless anyway (results replace, deletes delete).
 
-**Waking.** The thread sleeps in :meth:`ChangeLog.wait`, which a committed change wakes at once; its timeout
-(``idle_wait``, 0.5 s) only bounds how quickly events of other processes (worker processes, other nodes) are seen
-and how long :meth:`SearchIndexer.stop` takes, and is shortened to the next scheduled analysis.
+**Following.** The indexer is the shared :class:`~mie.consumers.base.ChangeConsumer` in its transactional-offset
+mode (``apply=``). Its thread sleeps in the change log's wait, which a committed change wakes at once, and
+:meth:`SearchIndexer.stop` at once; the timeout (``idle_wait``, 0.5 s) only bounds how quickly events of other
+processes (worker processes, other nodes) are seen, and is shortened to the next scheduled analysis. The embedding
+thread is a :class:`~mie.background.CallbackLoop` woken after every applied batch.
 
 **Auto-analysis** (``MIE_AUTO_ANALYZE``, default on). When an asset appears, its analysis is scheduled for
 ``MIE_AUTO_ANALYZE_DELAY`` seconds (default 5) after its creation. Any workflow execution announced on the asset
@@ -21,7 +23,6 @@ The schedule is stored with the offset, so a restart does not forget it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -29,7 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mie.background import CallbackLoop
 from mie.config import FALSE_WORDS, TRUE_WORDS, SearchSettings
+from mie.consumers.base import ChangeConsumer
 from mie.consumers.embedding import Embedder, shared_embedder
 from mie.consumers.media_index import asset_kind, media_name
 from mie.consumers.search_documents import build_documents
@@ -133,14 +136,26 @@ class SearchIndexer:
         self.batch = batch
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._offset = 0
+        self.consumer = ChangeConsumer(
+            CONSUMER,
+            changes,
+            _IndexOffsets(store),
+            apply=self._apply_batch,
+            batch_size=batch,
+            idle_timeout=idle_wait,
+            wait_limit=self._due_in,
+            after_batch=self._run_due,
+            prepare=self._finish_rebuild,
+            # A database that fails now may work in a moment: retry each second rather than spin or wait long.
+            max_backoff=1.0,
+        )
         #: ``None``: semantic search is off (``MIE_SEARCH_SEMANTIC=off``).
         self.embedder = embedder
         self.vectors = VectorIndex(periodic_reload=store.backend == "postgresql")
         self._embed_lock = threading.Lock()
-        self._embed_wake = threading.Event()
-        self._embed_thread: threading.Thread | None = None
+        self._embedding = CallbackLoop(
+            "search-embedder", self._embed_step, before_loop=self._embed_prepare, max_backoff=1.0, stop_timeout=30.0
+        )
         self._query_vectors: dict[str, Any] = {}
         self._refreshed = 0.0
         self._cache_lock = threading.Lock()
@@ -163,75 +178,49 @@ class SearchIndexer:
 
     def start(self) -> None:
         """Resume after the stored offset (finishing an interrupted rebuild first) in a daemon thread."""
-        if self._thread is not None:
+        if self.consumer.running:
             return
         self._stop.clear()
-        self._offset = self.store.offset(CONSUMER)
-        self._thread = threading.Thread(target=self._run, name="mie-search-indexer", daemon=True)
-        self._thread.start()
+        self.consumer.start()
         if self.embedder is not None:
             self.embedder.start()
-            self._embed_thread = threading.Thread(target=self._embed_run, name="mie-search-embedder", daemon=True)
-            self._embed_thread.start()
+            self._embedding.start()
 
     def stop(self) -> None:
-        """Stop after the batch in progress; returns within ``idle_wait`` seconds of it (idempotent)."""
+        """Stop after the batch in progress, at once when idle (idempotent)."""
         self._stop.set()
-        self._embed_wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=self.idle_wait + 10)
-            if thread.is_alive():
-                log.warning("search indexer did not stop in time")
-        embedding, self._embed_thread = self._embed_thread, None
-        if embedding is not None:
-            embedding.join(timeout=30)
+        self.consumer.stop(self.idle_wait + 10)
+        self._embedding.stop()
 
-    def _run(self) -> None:
+    def _finish_rebuild(self) -> None:
         if self.store.offset(REBUILD_MARKER):
             log.warning("an index rebuild was interrupted; rebuilding again")
-            self._guarded(self.rebuild)
-        while not self._stop.is_set():
-            timeout = self.idle_wait
-            due = self.store.next_due() if self.auto.kinds else None
-            if due is not None:
-                timeout = max(0.0, min(timeout, due - time.time()))
-            events = self.changes.wait(self._offset, timeout)
-            if self._stop.is_set():
-                return
-            if not self._guarded(functools.partial(self._apply, events)) or not self._guarded(self.run_due):
-                # A database that fails now may work in a moment: back off rather than spin.
-                self._stop.wait(1.0)
+            self.rebuild()
 
-    @staticmethod
-    def _guarded(work: Any) -> bool:
-        try:
-            work()
-        except Exception:
-            log.exception("search indexer: failed; retrying")
-            return False
-        return True
+    def _run_due(self) -> None:
+        self.run_due()
+
+    def _due_in(self) -> float | None:
+        due = self.store.next_due() if self.auto.kinds else None
+        return None if due is None else due - time.time()
 
     # Following the change log ----------------------------------------------------------------------------------
 
     @property
     def offset(self) -> int:
         """The last change-log sequence number applied."""
-        return self._offset
+        return self.consumer.offset
 
     def catch_up(self) -> int:
         """Apply every event committed so far, now, in this thread; returns the offset."""
-        with self._lock:
-            while True:
-                events = self.changes.read(self._offset, limit=self.batch)
-                if not events:
-                    return self._offset
-                self._apply(events)
+        self.consumer.drain()
+        return self.consumer.offset
 
-    def _apply(self, events: Sequence[JSONDict]) -> None:
+    def _apply_batch(self, events: Sequence[JSONDict], last: int) -> None:
+        """The consumer's ``apply``: the index changes of ``events`` and the offset ``last``, in one transaction."""
         with self._lock:
             # A rebuild may have moved the offset on since these were read.
-            events = [e for e in events if int(e["seq"]) > self._offset]
+            events = [e for e in events if int(e["seq"]) > self.consumer.offset]
             if not events:
                 return
             changes: list[IndexChange] = []
@@ -240,10 +229,8 @@ class SearchIndexer:
                     changes.extend(self._changes_for(event))
                 except MieError as exc:
                     log.warning("search indexer: skipped event %s: %s", event.get("seq"), exc)
-            offset = int(events[-1]["seq"])
-            self.store.apply(CONSUMER, changes, offset)
-            self._offset = offset
-        self._embed_wake.set()
+            self.store.apply(CONSUMER, changes, last)
+        self._embedding.wake()
 
     def _changes_for(self, event: JSONDict) -> list[IndexChange]:
         asset_id = event.get("AssetId")
@@ -297,18 +284,21 @@ class SearchIndexer:
 
     # Semantic documents --------------------------------------------------------------------------------------------
 
-    def _embed_run(self) -> None:
+    def _embed_prepare(self) -> None:
         assert self.embedder is not None
         self.embedder.start()
         # Load the stored vectors now (seconds at 100,000 assets), not in the first query.
-        self._guarded(self._load_vectors)
-        while not self._stop.is_set():
-            self._embed_wake.wait(max(self.idle_wait, 1.0))
-            self._embed_wake.clear()
-            if self._stop.is_set() or not self.embedder.ready:
-                continue
-            if not self._guarded(self.embed_pending):
-                self._stop.wait(1.0)
+        try:
+            self._load_vectors()
+        except Exception:
+            log.exception("search indexer: loading the vectors failed; retrying")
+
+    def _embed_step(self) -> float | None:
+        """Embed what is pending once the model is ready; then sleep until woken (an applied batch) or a second."""
+        assert self.embedder is not None
+        if self.embedder.ready:
+            self.embed_pending()
+        return max(self.idle_wait, 1.0)
 
     def _load_vectors(self) -> None:
         self.vectors.refresh(self.store)
@@ -435,7 +425,7 @@ class SearchIndexer:
             head = self.changes.last_seq()
             self.store.apply(REBUILD_MARKER, [], head or 1)
             self.store.reset(CONSUMER, head)
-            self._offset = head
+            self.consumer.seek(head)
             ids, _ = self.dataplane.list_assets()
             pending: list[IndexChange] = []
             for asset_id in ids:
@@ -468,6 +458,20 @@ class SearchIndexer:
     def stats(self) -> IndexStats:
         """What the index holds and how far it has read."""
         return self.store.stats(CONSUMER)
+
+
+class _IndexOffsets:
+    """The consumer's :class:`~mie.consumers.base.OffsetStore` view of the index's own offsets (loaded at start;
+    the index stores them itself, in the transaction of its changes)."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self._store = store
+
+    def load(self, name: str) -> int | None:
+        return self._store.offset(name)
+
+    def save(self, name: str, seq: int) -> None:
+        self._store.apply(name, [], seq)
 
 
 def _created(*values: Any) -> float:

@@ -84,12 +84,6 @@ class DataPlane:
         """The bucket assets live in (server side; operators ask :attr:`default_bucket`)."""
         return self._bucket
 
-    @property
-    def db(self) -> Any:
-        """Transitional, for jobs/ and ingest/ until they have stores of their own: the database under the asset
-        store (``SqlAssetStore.db``). Nothing else may use it."""
-        return getattr(self._store, "db")  # noqa: B009 (the protocol does not promise it; this is the escape hatch)
-
     @contextmanager
     def transaction(self) -> Iterator[AssetTransaction]:
         """A unit of work on assets and metadata for a caller that decides something about an asset together with

@@ -19,26 +19,24 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
+from mie.background import CallbackLoop
 from mie.dataplane.sniff import sniff_media_type
 from mie.errors import MieError
 from mie.jobs.config import JobsConfig
 from mie.jobs.defaults import DEFAULT_NAME, default_job
-from mie.jobs.service import JobService, JobTables
 from mie.jobs.spec import rewrite_destinations, set_input, split_request
+from mie.storage.jobs import WatchStore
 from mie.types import JSONDict
 
 if TYPE_CHECKING:
     from mie.dataplane.service import DataPlane
     from mie.engine.executions import Executions
+    from mie.jobs.service import JobService
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,7 @@ class WatchFolder:
         config: JobsConfig,
         jobs: JobService,
         dataplane: DataPlane,
-        tables: JobTables,
+        store: WatchStore,
         executions: Executions | None = None,
     ) -> None:
         self.config = config
@@ -68,45 +66,33 @@ class WatchFolder:
         self.job_dir = self.root / "jobs"
         self.jobs = jobs
         self.dataplane = dataplane
-        self.db = dataplane.db
-        self.t = tables
+        self.store = store
         self.executions = executions
         self._seen: dict[str, tuple[int, int]] = {}
         self._known: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.loop = CallbackLoop("watch-folder", self._scan_step)
 
     def start(self) -> None:
         """Create the folders, close records a crash left open, start scanning."""
         self.inputs.mkdir(parents=True, exist_ok=True)
         self.job_dir.mkdir(parents=True, exist_ok=True)
-        files = self.t.watch_files
-        with self.db.write() as conn:
-            conn.execute(
-                update(files)
-                .where(files.c.status == PROCESSING)
-                .values(status=ERROR, message="interrupted by a server stop; touch the file to process it again")
-            )
-            self._known = set(conn.execute(select(files.c.fingerprint)).scalars())
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="mie-watch-folder", daemon=True)
-        self._thread.start()
+        self._known = self.store.recover(
+            PROCESSING, ERROR, "interrupted by a server stop; touch the file to process it again"
+        )
+        self.loop.start()
         log.info("watching %s for new media", self.inputs)
 
     def stop(self) -> None:
         """Stop scanning (a file being submitted finishes first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-            self._thread = None
+        self.loop.stop()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.scan()
-            except Exception:
-                log.exception("watch folder scan failed; retrying")
-            self._stop.wait(self.config.watch_interval)
+    def _scan_step(self) -> float:
+        # A timer, not a poll of something that could wake us: files arrive without telling (no inotify).
+        try:
+            self.scan()
+        except Exception:
+            log.exception("watch folder scan failed; retrying")
+        return self.config.watch_interval
 
     # Scanning ----------------------------------------------------------------------------------------------------
 
@@ -148,22 +134,8 @@ class WatchFolder:
         """Take one complete file: record it, store it, create its asset, jobs and workflow execution."""
         size, mtime_ns = stat
         key = fingerprint(rel, size, mtime_ns)
-        files = self.t.watch_files
-        try:
-            with self.db.write() as conn:
-                inserted = conn.execute(
-                    insert(files).values(
-                        fingerprint=key,
-                        path=rel,
-                        size=size,
-                        mtime_ns=mtime_ns,
-                        status=PROCESSING,
-                        created=time.time(),
-                        job_ids="[]",
-                    )
-                ).inserted_primary_key
-                record_id = int(inserted[0]) if inserted is not None else 0
-        except IntegrityError:  # recorded already (another scan): never twice
+        record_id = self.store.add(key, rel, size, mtime_ns, status=PROCESSING, created=time.time())
+        if record_id is None:  # recorded already (another scan): never twice
             self._known.add(key)
             return None
         self._known.add(key)
@@ -192,18 +164,9 @@ class WatchFolder:
             log.warning("watch folder: %s: %s", rel, message)
         else:
             log.info("watch folder: %s -> jobs %s", rel, ", ".join(job_ids))
-        with self.db.write() as conn:
-            conn.execute(
-                update(files)
-                .where(files.c.id == record_id)
-                .values(
-                    status=status,
-                    asset_id=asset_id,
-                    execution_id=execution_id,
-                    job_ids=json.dumps(job_ids),
-                    message=message,
-                )
-            )
+        self.store.finish(
+            record_id, status=status, asset_id=asset_id, execution_id=execution_id, job_ids=job_ids, message=message
+        )
         return self.record(int(record_id))
 
     def _store(self, rel: str, path: Path) -> tuple[str, str | None, str]:
@@ -260,19 +223,14 @@ class WatchFolder:
 
     def record(self, record_id: int) -> JSONDict:
         """One file's record."""
-        with self.db.read() as conn:
-            row = conn.execute(select(self.t.watch_files).where(self.t.watch_files.c.id == record_id)).one()
-        return _record(row._mapping)
+        return _record(self.store.get(record_id))
 
     def records(self, limit: int = 1000) -> list[JSONDict]:
         """The newest file records first."""
-        files = self.t.watch_files
-        query = select(files).order_by(files.c.id.desc()).limit(limit)
-        with self.db.read() as conn:
-            return [_record(row._mapping) for row in conn.execute(query)]
+        return [_record(row) for row in self.store.newest(limit)]
 
 
-def _record(row: Any) -> JSONDict:
+def _record(row: JSONDict) -> JSONDict:
     return {
         "Path": f"inputs/{row['path']}",
         "Size": row["size"],
@@ -280,6 +238,6 @@ def _record(row: Any) -> JSONDict:
         "Created": row["created"],
         "AssetId": row["asset_id"],
         "WorkflowExecutionId": row["execution_id"],
-        "JobIds": json.loads(row["job_ids"]),
+        "JobIds": row["job_ids"],
         "Message": row["message"],
     }

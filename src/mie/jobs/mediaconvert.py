@@ -20,7 +20,7 @@ from typing import Any
 
 from mie.errors import InvalidError, OperatorError
 from mie.jobs import events as ev
-from mie.jobs.operator import run_transcode
+from mie.jobs.operator import InlineJobs, run_transcode
 from mie.jobs.probe import ProbeError, ffprobe, find_tool
 from mie.jobs.spec import parse_s3_uri
 from mie.operators.context import OperatorContext
@@ -143,7 +143,7 @@ def _outputs(ctx: OperatorContext, input_uri: str) -> tuple[str, str, str]:
     description="The video's audio as an AAC MP4 (and optionally an H.264 proxy), through a transcode job, "
     "as MIE's Mediaconvert.",
 )
-def mediaconvert(ctx: OperatorContext) -> JSONDict:
+def mediaconvert(ctx: OperatorContext, jobs: InlineJobs | None = None) -> JSONDict:
     """Run the job: ``<base>_audio.mp4`` (and ``<base>_proxy.mp4``) under the execution's media path."""
     bucket, key = ctx.media_location("Video")
     input_uri = f"s3://{bucket}/{key}"
@@ -164,7 +164,7 @@ def mediaconvert(ctx: OperatorContext) -> JSONDict:
     prefix = audio_key.rpartition("/")[0] + "/"
     settings = job_settings(input_uri, out_bucket, prefix, audio=audio, proxy=proxy)
     user = {"assetID": ctx.asset_id, "workflowExecutionId": ctx.workflow_execution_id, "settings": NAME}
-    job_id, details = run_transcode(ctx, {"Settings": settings, "UserMetadata": user}, user, NAME)
+    job_id, details = run_transcode(ctx, {"Settings": settings, "UserMetadata": user}, user, NAME, jobs)
     # Without a job service in this process the job is not recorded; it still gets an id of MediaConvert's form.
     meta["MediaconvertJobId"] = job_id or ev.new_job_id(time.time())
     meta["MediaconvertOutputs"] = [path for group in details for out in group.get("outputDetails") or []

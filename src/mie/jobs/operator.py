@@ -3,23 +3,41 @@
 Configuration: ``JobSettings`` (MediaConvert ``Settings`` or a CreateJob body; empty: the bundled default job) and
 ``SettingsName`` (the ``<settings stem>`` of the output paths). Outputs go under the execution's media path
 (``private/assets/<a>/workflows/<w>/Transcode/<settings stem>/...``); the result is the job's
-``outputGroupDetails``. When a job service runs in this process, the job is recorded and shown by ``/api/jobs``.
+``outputGroupDetails``. When the server's job service is given to the operator (:func:`mie.jobs.bind`, by the
+composition root), the job is recorded and shown by ``/api/jobs``; without one (``mie.testing``, a worker process),
+the job runs directly.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from mie.errors import InvalidError, OperatorCancelledError, OperatorError
 from mie.jobs.defaults import DEFAULT_NAME, default_job
-from mie.jobs.service import active_service
 from mie.jobs.spec import parse_job, rewrite_destinations, set_input, split_request
 from mie.jobs.transcode import JobCancelledError, JobFailedError, Progress, run_job
 from mie.operators.context import OperatorContext
 from mie.operators.definition import operator
 from mie.types import JSONDict
+
+
+class InlineJobs(Protocol):
+    """What the operators need of the job service (:meth:`mie.jobs.service.JobService.run_inline`)."""
+
+    def run_inline(
+        self,
+        body: JSONDict,
+        *,
+        user_metadata: dict[str, str],
+        asset_id: str | None,
+        cancelled: Callable[[], bool],
+        on_progress: Callable[[Progress], None],
+    ) -> JSONDict:
+        """Create a job and run it in the calling thread; its final document."""
 
 
 class _OperatorSink:
@@ -37,19 +55,18 @@ class _OperatorSink:
 
 
 def run_transcode(
-    ctx: OperatorContext, body: JSONDict, meta: dict[str, str], what: str
+    ctx: OperatorContext, body: JSONDict, meta: dict[str, str], what: str, jobs: InlineJobs | None = None
 ) -> tuple[str | None, list[JSONDict]]:
     """Run a job (a CreateJob body, input and destinations already set) for an operator: as a recorded job of the
-    running job service (listed by ``/api/jobs``) when there is one in this process, else directly. Returns the job id
-    (None without a service) and its ``outputGroupDetails``; fails the operator with the job's error."""
+    job service ``jobs`` (listed by ``/api/jobs``) when there is one, else directly. Returns the job id (None without
+    a service) and its ``outputGroupDetails``; fails the operator with the job's error."""
     try:
         request, settings = split_request(body)
         spec = parse_job(settings, status_update_interval=request.get("StatusUpdateInterval"))
     except InvalidError as exc:
         raise OperatorError(f"{what}: {exc.message}") from exc
-    service = active_service(ctx.runtime.dataplane.db.url)
-    if service is not None:
-        doc = service.run_inline(
+    if jobs is not None:
+        doc = jobs.run_inline(
             {**request, "Settings": settings},
             user_metadata=meta,
             asset_id=ctx.asset_id or None,
@@ -80,7 +97,7 @@ def run_transcode(
     configuration={"JobSettings": {}, "SettingsName": DEFAULT_NAME},
     version="1.0.0",
 )
-def transcode(ctx: OperatorContext) -> JSONDict:
+def transcode(ctx: OperatorContext, jobs: InlineJobs | None = None) -> JSONDict:
     """Transcode the video with MediaConvert-style job settings (HLS ladder, MP4, thumbnails by default)."""
     raw = ctx.config("JobSettings") or default_job()
     name = str(ctx.config("SettingsName") or DEFAULT_NAME)
@@ -94,6 +111,6 @@ def transcode(ctx: OperatorContext) -> JSONDict:
     except InvalidError as exc:
         raise OperatorError(f"Transcode: {exc.message}") from exc
     meta = {"assetID": ctx.asset_id, "workflowExecutionId": ctx.workflow_execution_id, "settings": name}
-    job_id, details = run_transcode(ctx, {**request, "Settings": settings}, meta, "Transcode")
+    job_id, details = run_transcode(ctx, {**request, "Settings": settings}, meta, "Transcode", jobs)
     ctx.save_results({"jobId": job_id, "settings": name, "outputGroupDetails": details})
     return {"TranscodeJobId": job_id, "OutputGroupDetails": details}

@@ -1,8 +1,10 @@
 """Transcode jobs: create, list, read, cancel; a pool of worker threads runs them (one ffmpeg process each).
 
-The ``jobs`` table is the queue: a job is ``queued`` until a worker claims it (``running``), then ``done``. Every
-event is stored, merged into the job document by the collector (:mod:`mie.jobs.metrics`) and appended to the change
-log (source ``MediaConvert``) in ONE transaction, then the change log's followers are woken.
+The jobs are a :class:`~mie.storage.workqueue.WorkQueue` (:attr:`mie.storage.jobs.JobStore.queue`): a job is
+``queued`` until a worker claims it (``running``), then ``done``; the workers are a
+:class:`~mie.background.CallbackLoop`, woken when a job is created. Every event is stored, merged into the job
+document by the collector (:mod:`mie.jobs.metrics`) and appended to the change log (source ``MediaConvert``) in ONE
+transaction (:meth:`mie.storage.jobs.JobStore.record`), then the change log's followers are woken.
 
 Restarts: jobs a stopping server was running go back to the queue; jobs found ``running`` at start-up (the server
 crashed) too. A job is claimed at most ``1 + MIE_JOB_MAX_RESTARTS`` times, then it ends ERROR (code 1999): a job is
@@ -12,18 +14,18 @@ lock guarantees it for SQLite).
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
-
+from mie.background import CallbackLoop
 from mie.errors import ConflictError, InvalidError, NotFoundError
 from mie.jobs import events as ev
 from mie.jobs.config import JobsConfig
@@ -37,6 +39,8 @@ from mie.jobs.transcode import (
     Progress,
     run_job,
 )
+from mie.storage.jobs import JobRow, JobStore, JobWrite, NewJob
+from mie.storage.workqueue import Claim
 from mie.types import JSONDict
 
 if TYPE_CHECKING:
@@ -46,27 +50,8 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, INLINE, DONE = "queued", "running", "inline", "done"
 _PURGE_EVERY = 60.0
-#: Running services by database URL, so that the Transcode operator records its jobs where the API shows them.
-_ACTIVE: dict[str, JobService] = {}
-_ACTIVE_LOCK = threading.Lock()
-
-
-class JobTables(Protocol):
-    """The SQL tables of jobs (``mie.storage.sql.jobs_tables``, passed in by the composition root)."""
-
-    jobs: Table
-    job_events: Table
-    watch_files: Table
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def active_service(db_url: str) -> JobService | None:
-    """The started job service on the database at ``db_url`` in this process, if any."""
-    with _ACTIVE_LOCK:
-        return _ACTIVE.get(db_url)
+#: How often a Transcode operator's job looks at its task's cancellation (a callback, nothing to be woken by).
+_CANCEL_CHECK = 0.2
 
 
 class _Sink:
@@ -112,54 +97,41 @@ class _Sink:
 class JobService:
     """Jobs and their worker pool (a :class:`~mie.types.Component`)."""
 
-    def __init__(self, dataplane: DataPlane, tables: JobTables, config: JobsConfig, scratch_root: Path) -> None:
+    def __init__(self, dataplane: DataPlane, store: JobStore, config: JobsConfig, scratch_root: Path) -> None:
         self.dataplane = dataplane
-        self.db = dataplane.db
         self.changes = dataplane.changes
-        self.t = tables
+        self.store = store
         self.config = config
         self.scratch_root = scratch_root
-        self._wake = threading.Condition()
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._sinks: dict[str, _Sink] = {}
         self._lock = threading.Lock()
         self._last_purge = 0.0
+        self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.workers = CallbackLoop("job-worker", self._work_step, threads=config.job_workers, stop_timeout=15.0)
 
     # Lifecycle ---------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Put jobs a previous process was running back in the queue, then start the workers."""
         self._stopping.clear()
-        with self.db.write() as conn:
-            conn.execute(update(self.t.jobs).where(self.t.jobs.c.state == RUNNING).values(state=QUEUED))
-            inline = conn.execute(select(self.t.jobs.c.id).where(self.t.jobs.c.state == INLINE)).scalars().all()
-            for job_id in inline:
-                # A workflow's Transcode: its task is retried by the engine, which makes a new job.
-                self._finish(conn, job_id, ERROR_INTERRUPTED, "the server stopped while the Transcode operator ran")
+        self.store.queue.requeue_leased()
+        for job_id in self.store.ids_in_state(INLINE):
+            # A workflow's Transcode: its task is retried by the engine, which makes a new job.
+            self.store.record(
+                job_id, self._finishing(ERROR_INTERRUPTED, "the server stopped while the Transcode operator ran")
+            )
         self.changes.notify()
         self.purge()
-        for n in range(self.config.job_workers):
-            thread = threading.Thread(target=self._work, name=f"mie-job-worker-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        with _ACTIVE_LOCK:
-            _ACTIVE[self.db.url] = self
+        self.workers.start()
 
     def stop(self) -> None:
         """Kill running ffmpeg processes (their jobs go back to the queue) and stop the workers."""
-        with _ACTIVE_LOCK:
-            if _ACTIVE.get(self.db.url) is self:
-                del _ACTIVE[self.db.url]
         self._stopping.set()
         with self._lock:
             for sink in self._sinks.values():
                 sink.cancel.set()
-        with self._wake:
-            self._wake.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=15)
-        self._threads.clear()
+        self.workers.stop()
 
     # Records -----------------------------------------------------------------------------------------------------
 
@@ -188,61 +160,53 @@ class JobService:
         }
         stored = {**request, "UserMetadata": meta, "Settings": settings}
         event = ev.job_event(job_id, ev.SUBMITTED, meta, when=now, job=job)
-        with self.db.write() as conn:
-            conn.execute(
-                insert(self.t.jobs).values(
-                    id=job_id,
-                    status=ev.SUBMITTED,
-                    state=state,
-                    attempt=0,
-                    asset_id=asset_id,
-                    created_at=now,
-                    expires_at=now + self.config.retention_seconds,
-                    request=_dumps(stored),
-                    doc="null",
-                )
-            )
-            doc = self._append(conn, job_id, event)
+        new = NewJob(
+            id=job_id,
+            state=state,
+            status=ev.SUBMITTED,
+            asset_id=asset_id,
+            created_at=now,
+            expires_at=now + self.config.retention_seconds,
+            request=stored,
+        )
+        doc = self.store.add(new, self._change(event))
         self.changes.notify()
-        with self._wake:
-            self._wake.notify()
+        self.workers.wake()
         return summary(doc)
+
+    def _row(self, job_id: str) -> JobRow:
+        row = self.store.get(job_id)
+        if row is None or row.doc is None:
+            raise NotFoundError(f"Job {job_id} does not exist")
+        return row
 
     def get(self, job_id: str) -> JSONDict:
         """The job document with its progress metrics; 404 when unknown (or expired)."""
-        with self.db.read() as conn:
-            row = conn.execute(select(self.t.jobs.c.doc).where(self.t.jobs.c.id == job_id)).first()
-        if row is None:
-            raise NotFoundError(f"Job {job_id} does not exist")
-        return summary(json.loads(row.doc))
+        doc = self._row(job_id).doc
+        assert doc is not None
+        return summary(doc)
 
     def list_jobs(self, status: str | None = None) -> list[JSONDict]:
         """Every job (of ``status``), newest first."""
         if status is not None and status not in ev.STATUSES:
             raise InvalidError(f"status must be one of {', '.join(ev.STATUSES)}, not {status!r}")
-        query = select(self.t.jobs.c.doc).order_by(self.t.jobs.c.created_at.desc(), self.t.jobs.c.id.desc())
-        if status is not None:
-            query = query.where(self.t.jobs.c.status == status)
-        with self.db.read() as conn:
-            return [summary(json.loads(doc)) for doc in conn.execute(query).scalars()]
+        return [summary(doc) for doc in self.store.docs(status)]
 
     def events(self, job_id: str) -> list[JSONDict]:
         """The job's events, oldest first; 404 when the job is unknown."""
         self.get(job_id)
-        query = select(self.t.job_events.c.payload).where(self.t.job_events.c.job_id == job_id)
-        with self.db.read() as conn:
-            return [json.loads(p) for p in conn.execute(query.order_by(self.t.job_events.c.seq)).scalars()]
+        return self.store.events(job_id)
 
     def cancel(self, job_id: str) -> JSONDict:
         """Cancel a queued or running job (its ffmpeg is killed); 409 when it already ended."""
-        with self.db.write() as conn:
-            row = conn.execute(select(self.t.jobs.c.state).where(self.t.jobs.c.id == job_id)).first()
-            if row is None:
-                raise NotFoundError(f"Job {job_id} does not exist")
+        finish = self._finishing(None, None)
+
+        def change(row: JobRow) -> JobWrite | None:
             if row.state == DONE:
                 raise ConflictError(f"Job {job_id} has already ended")
-            if row.state == QUEUED:
-                self._finish(conn, job_id, None, None)
+            return finish(row) if row.state == QUEUED else None
+
+        self.store.record(job_id, change)
         self.changes.notify()
         with self._lock:
             sink = self._sinks.get(job_id)
@@ -250,103 +214,65 @@ class JobService:
             sink.cancel.set()
         return self.get(job_id)
 
-    def emit(self, job_id: str, event: JSONDict, **values: Any) -> JSONDict:
+    def emit(self, job_id: str, event: JSONDict, *, state: str | None = None) -> JSONDict:
         """Store ``event``, merge it into the job and append it to the change log (one transaction)."""
-        with self.db.write() as conn:
-            doc = self._append(conn, job_id, event, **values)
+        doc = self.store.record(job_id, self._change(event, state))
+        assert doc is not None
         self.changes.notify()
         return doc
 
-    def _append(self, conn: Connection, job_id: str, event: JSONDict, **values: Any) -> JSONDict:
-        jobs = self.t.jobs
-        row = conn.execute(select(jobs.c.doc, jobs.c.asset_id).where(jobs.c.id == job_id)).first()
-        if row is None:
-            raise NotFoundError(f"Job {job_id} does not exist")
+    def _change(self, event: JSONDict, state: str | None = None) -> Callable[[JobRow], JobWrite]:
+        """The write of ``event``: merged into the document the transaction reads."""
         ttl = self.config.retention_seconds
-        doc = apply_event(json.loads(row.doc), event, ttl_seconds=ttl)
-        stamp = ev.event_time(event)
-        conn.execute(
-            insert(self.t.job_events).values(
-                id=event["id"], job_id=job_id, timestamp=stamp, expires_at=stamp + ttl, payload=_dumps(event)
-            )
-        )
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(status=doc["status"], doc=_dumps(doc), expires_at=doc["timestampTTL"], **values)
-        )
-        self.changes.append(conn, ev.CHANGE_SOURCE, row.asset_id, event)
-        return doc
 
-    def _finish(self, conn: Connection, job_id: str, code: int | None, message: str | None) -> JSONDict:
-        """End a job ERROR (``code``) or CANCELED (``code`` None) inside ``conn``'s transaction."""
-        meta = self._meta(conn, job_id)
-        if code is None:
-            event = ev.job_event(job_id, ev.CANCELED, meta)
-        else:
-            event = ev.job_event(job_id, ev.ERROR, meta, errorCode=code, errorMessage=message)
-        return self._append(conn, job_id, event, state=DONE)
+        def change(row: JobRow) -> JobWrite:
+            doc = apply_event(row.doc, event, ttl_seconds=ttl)
+            stamp = ev.event_time(event)
+            return JobWrite(event, stamp, stamp + ttl, doc, float(doc["timestampTTL"]), state)
 
-    def _meta(self, conn: Connection, job_id: str) -> dict[str, str]:
-        raw = conn.execute(select(self.t.jobs.c.request).where(self.t.jobs.c.id == job_id)).scalar_one()
-        meta: dict[str, str] = json.loads(raw).get("UserMetadata") or {}
-        return meta
+        return change
+
+    def _finishing(self, code: int | None, message: str | None) -> Callable[[JobRow], JobWrite]:
+        """The write that ends a job ERROR (``code``) or CANCELED (``code`` None)."""
+
+        def change(row: JobRow) -> JobWrite:
+            meta: dict[str, str] = row.request.get("UserMetadata") or {}
+            if code is None:
+                event = ev.job_event(row.id, ev.CANCELED, meta)
+            else:
+                event = ev.job_event(row.id, ev.ERROR, meta, errorCode=code, errorMessage=message)
+            return self._change(event, DONE)(row)
+
+        return change
 
     def purge(self) -> int:
         """Delete ended jobs (and their events) whose retention is over; how many jobs went."""
         now = time.time()
         self._last_purge = now
-        jobs, events = self.t.jobs, self.t.job_events
-        expired = select(jobs.c.id).where((jobs.c.expires_at < now) & (jobs.c.state == DONE))
-        with self.db.write() as conn:
-            conn.execute(delete(events).where(events.c.job_id.in_(expired.scalar_subquery())))
-            gone = conn.execute(delete(jobs).where((jobs.c.expires_at < now) & (jobs.c.state == DONE))).rowcount
-        return int(gone or 0)
+        return self.store.purge(now, DONE)
 
     # Workers -----------------------------------------------------------------------------------------------------
 
-    def _claim(self) -> tuple[str, JSONDict, int] | None:
-        jobs = self.t.jobs
-        with self.db.write() as conn:
-            row = conn.execute(
-                select(jobs.c.id, jobs.c.request, jobs.c.attempt)
-                .where(jobs.c.state == QUEUED)
-                .order_by(jobs.c.created_at, jobs.c.id)
-                .limit(1)
-            ).first()
-            if row is None:
-                return None
-            attempt = int(row.attempt) + 1
-            if attempt > 1 + self.config.job_max_restarts:
-                self._finish(
-                    conn, row.id, ERROR_INTERRUPTED, f"the job was interrupted {row.attempt} times by server restarts"
-                )
-                claimed = None
-            else:
-                conn.execute(update(jobs).where(jobs.c.id == row.id).values(state=RUNNING, attempt=attempt))
-                claimed = (str(row.id), json.loads(row.request), attempt)
-        self.changes.notify()
-        return claimed if claimed is not None else ("", {}, 0)
+    def _work_step(self) -> float | None:
+        """One worker step: claim the oldest queued job and run it; else sleep until a job is created (or the next
+        purge is due)."""
+        if time.time() - self._last_purge > _PURGE_EVERY:
+            self.purge()
+        claim = self.store.queue.claim(self._owner, now=time.time(), lease=None)
+        if claim is None:
+            return max(self._last_purge + _PURGE_EVERY - time.time(), 1.0)
+        if claim.attempt > 1 + self.config.job_max_restarts:
+            message = f"the job was interrupted {claim.attempt - 1} times by server restarts"
+            self.store.record(claim.item_id, self._finishing(ERROR_INTERRUPTED, message))
+            self.changes.notify()
+            return 0.0
+        row = self._row(claim.item_id)
+        self._run(claim.item_id, row.request, claim.attempt, claim=claim)
+        return 0.0
 
-    def _work(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if time.time() - self._last_purge > _PURGE_EVERY:
-                    self.purge()
-                claimed = self._claim()
-            except Exception:
-                log.exception("the job queue failed; retrying")
-                claimed = None
-            if claimed is None:
-                with self._wake:
-                    if not self._stopping.is_set():
-                        self._wake.wait(1.0)
-                continue
-            job_id, request, attempt = claimed
-            if job_id:
-                self._run(job_id, request, attempt)
-
-    def _run(self, job_id: str, request: JSONDict, attempt: int, sink: _Sink | None = None) -> JSONDict:
+    def _run(
+        self, job_id: str, request: JSONDict, attempt: int, sink: _Sink | None = None, claim: Claim | None = None
+    ) -> JSONDict:
         meta: dict[str, str] = request.get("UserMetadata") or {}
         spec = parse_job(request["Settings"], status_update_interval=request.get("StatusUpdateInterval"))
         interval = spec.status_interval or self.config.job_status_interval
@@ -357,13 +283,15 @@ class JobService:
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=self.scratch_root))
         try:
-            return self._execute(job_id, spec, meta, scratch, sink)
+            return self._execute(job_id, spec, meta, scratch, sink, claim=claim)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             with self._lock:
                 self._sinks.pop(job_id, None)
 
-    def _execute(self, job_id: str, spec: JobSpec, meta: dict[str, str], scratch: Path, sink: _Sink) -> JSONDict:
+    def _execute(
+        self, job_id: str, spec: JobSpec, meta: dict[str, str], scratch: Path, sink: _Sink, *, claim: Claim | None
+    ) -> JSONDict:
         try:
             details = run_job(
                 spec,
@@ -375,16 +303,16 @@ class JobService:
             )
         except JobCancelledError:
             stopping = self._stopping.is_set()
-            if stopping and sink.on_progress is None:
-                with self.db.write() as conn:
-                    conn.execute(update(self.t.jobs).where(self.t.jobs.c.id == job_id).values(state=QUEUED))
+            if stopping and claim is not None:
+                self.store.queue.release(claim)
                 log.info("job %s goes back to the queue: the server is stopping", job_id)
                 return self.get(job_id)
-            with self.db.write() as conn:
-                if stopping:  # a workflow's Transcode: the engine retries its task
-                    doc = self._finish(conn, job_id, ERROR_INTERRUPTED, "the server stopped while the job ran")
-                else:
-                    doc = self._finish(conn, job_id, None, None)
+            if stopping:  # a workflow's Transcode: the engine retries its task
+                finish = self._finishing(ERROR_INTERRUPTED, "the server stopped while the job ran")
+            else:
+                finish = self._finishing(None, None)
+            doc = self.store.record(job_id, finish)
+            assert doc is not None
             self.changes.notify()
             return summary(doc)
         except JobFailedError as exc:
@@ -412,25 +340,20 @@ class JobService:
         """Create a job and run it in the calling thread (the Transcode operator); its final document."""
         doc = self.create(body, user_metadata=user_metadata, asset_id=asset_id, state=INLINE)
         job_id = str(doc["id"])
-        with self.db.read() as conn:
-            request = json.loads(
-                conn.execute(select(self.t.jobs.c.request).where(self.t.jobs.c.id == job_id)).scalar_one()
-            )
+        request = self._row(job_id).request
         spec = parse_job(request["Settings"], status_update_interval=request.get("StatusUpdateInterval"))
         sink = _Sink(self, job_id, request["UserMetadata"], spec.status_interval or self.config.job_status_interval, 0)
         sink.on_progress = on_progress
-        stop = threading.Event()
 
-        def watch() -> None:
-            while not stop.wait(0.2):
-                if cancelled():
-                    sink.cancel.set()
-                    return
+        def check() -> float | None:
+            if cancelled():
+                sink.cancel.set()
+                return None  # nothing more to watch: sleep until stopped
+            return _CANCEL_CHECK
 
-        watcher = threading.Thread(target=watch, name=f"transcode-cancel-{job_id}", daemon=True)
+        watcher = CallbackLoop(f"transcode-cancel-{job_id}", check)
         watcher.start()
         try:
             return self._run(job_id, request, 1, sink)
         finally:
-            stop.set()
-            watcher.join()
+            watcher.stop()

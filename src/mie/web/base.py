@@ -19,7 +19,7 @@ from mie.dataplane.changes import ChangeLog
 from mie.dataplane.service import DataPlane
 from mie.engine.catalog import Catalog
 from mie.engine.executions import Executions
-from mie.ingest import JobsComponent
+from mie.jobs.component import JobsComponent
 from mie.storage.people import People
 from mie.web import session
 

@@ -19,6 +19,8 @@ jobs = Table(
     # Work-queue state, separate from the status shown to users: queued | running | done
     Column("state", String(16), nullable=False),
     Column("attempt", Integer, nullable=False, default=0),
+    # The work-queue claim token of the worker running it (migration 0008).
+    Column("lease_owner", String(64), nullable=True),
     Column("asset_id", String(64), nullable=True),
     Column("created_at", Float, nullable=False),
     # Retention: the job and its events go after this time (refreshed by every event, like a DynamoDB TTL).

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
-    Connection,
     Float,
     Index,
     Integer,
@@ -24,15 +23,15 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     exists,
-    func,
     insert,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mie.storage.sql.db import Database, dumps, loads
 from mie.storage.sql.tables import metadata
+from mie.storage.sql.workqueue import QueueColumns, SqlWorkQueue, insert_ignoring_duplicates
+from mie.storage.workqueue import Claim
 from mie.types import JSONDict
 
 consumer_offsets = Table(
@@ -85,6 +84,8 @@ notification_deliveries = Table(
     # when a pending delivery is due; a claimed one is leased until then
     Column("next_attempt_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    # the work-queue claim token of the sender holding it (migration 0008)
+    Column("lease_owner", String(64), nullable=True),
     UniqueConstraint("subscription_id", "event_seq", name="uq_notification_deliveries_event"),
     Index("ix_notification_deliveries_due", "state", "next_attempt_at"),
     Index("ix_notification_deliveries_subscription", "subscription_id", "seq"),
@@ -95,11 +96,7 @@ DELIVERED = "delivered"
 FAILED = "failed"
 
 
-def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect (SQLite or PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+_insert_ignoring_duplicates = insert_ignoring_duplicates
 
 
 class SqlOffsetStore:
@@ -158,11 +155,45 @@ def _delivery(row: Row[Any]) -> JSONDict:
     }
 
 
+def _delivery_row(d: JSONDict) -> dict[str, Any]:
+    return {
+        "subscription_id": d["SubscriptionId"],
+        "event_seq": d["Seq"],
+        "event_type": d["Event"],
+        "event_status": d["Status"],
+        "payload": dumps(d["Payload"]),
+        "status_code": None,
+        "last_error": None,
+        "created": d["Created"],
+        "finished_at": None,
+    }
+
+
+#: The delivery log as a work queue: a claimed delivery stays ``pending`` with its lease end as its due time, so
+#: a sender that dies leaves it due again when the lease runs out. Attempts count answers, not claims.
+DELIVERY_QUEUE = QueueColumns(
+    table=notification_deliveries,
+    key="id",
+    state="state",
+    pending=PENDING,
+    leased=PENDING,
+    done=DELIVERED,
+    attempt="attempts",
+    owner="lease_owner",
+    due="next_attempt_at",
+    lease_until="next_attempt_at",
+    order=("next_attempt_at", "seq"),
+    counts_on_claim=False,
+    row=_delivery_row,
+)
+
+
 class SqlNotificationStore:
     """Subscriptions and the delivery log (implements ``mie.consumers.notify.NotificationStore``)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._queue = SqlWorkQueue(db, DELIVERY_QUEUE)
 
     # Subscriptions -------------------------------------------------------------------------------------------
 
@@ -230,88 +261,48 @@ class SqlNotificationStore:
 
         Returns how many were new.
         """
-        if not deliveries:
-            return 0
-        rows = [
-            {
-                "id": d["Id"],
-                "subscription_id": d["SubscriptionId"],
-                "event_seq": d["Seq"],
-                "event_type": d["Event"],
-                "event_status": d["Status"],
-                "payload": dumps(d["Payload"]),
-                "state": PENDING,
-                "attempts": 0,
-                "status_code": None,
-                "last_error": None,
-                "created": d["Created"],
-                "next_attempt_at": d["Created"],
-                "finished_at": None,
-            }
-            for d in deliveries
-        ]
-        added = 0
-        with self._db.write() as conn:
-            # One statement per row: rowcount says whether each was new (a batch would not tell).
-            statement = _insert_ignoring_duplicates(conn, notification_deliveries)
-            for row in rows:
-                added += max(conn.execute(statement, row).rowcount, 0)
-        return added
+        return self._queue.enqueue_many((d["Id"], d, d["Created"]) for d in deliveries)
 
-    def claim_due(self, now: float, lease_until: float) -> JSONDict | None:
-        """Take the oldest due pending delivery, leased until ``lease_until``; with the subscription's ``Kind``,
-        ``Target`` and ``Secret``. None when nothing is due."""
+    @property
+    def queue(self) -> SqlWorkQueue:
+        """The deliveries as a work queue (due = ``next_attempt_at``, which also holds a claim's lease end)."""
+        return self._queue
+
+    def claimed(self, claim: Claim) -> JSONDict | None:
+        """The claimed delivery with its subscription's ``Kind``, ``Target`` and ``Secret``; None when the claim was
+        lost or the subscription deleted."""
         d, s = notification_deliveries, notification_subscriptions
-        with self._db.write() as conn:
-            while True:
-                row = conn.execute(
-                    select(d, s.c.kind, s.c.target, s.c.secret)
-                    .join(s, s.c.id == d.c.subscription_id)
-                    .where((d.c.state == PENDING) & (d.c.next_attempt_at <= now))
-                    .order_by(d.c.next_attempt_at, d.c.seq)
-                    .limit(1)
-                ).first()
-                if row is None:
-                    return None
-                # Conditional on the row being unchanged: another node may have claimed it meanwhile (PostgreSQL).
-                claimed = conn.execute(
-                    update(d)
-                    .where((d.c.id == row.id) & (d.c.state == PENDING) & (d.c.next_attempt_at == row.next_attempt_at))
-                    .values(next_attempt_at=lease_until)
-                ).rowcount
-                if claimed:
-                    found = _delivery(row)
-                    found.update(Kind=row.kind, Target=row.target, Secret=row.secret)
-                    return found
-
-    def next_due(self) -> float | None:
-        """When the earliest pending delivery is due (or its lease ends), or None when none is pending."""
-        d = notification_deliveries
+        query = (
+            select(d, s.c.kind, s.c.target, s.c.secret)
+            .join(s, s.c.id == d.c.subscription_id)
+            .where((d.c.id == claim.item_id) & (d.c.lease_owner == claim.owner))
+        )
         with self._db.read() as conn:
-            value = conn.execute(select(func.min(d.c.next_attempt_at)).where(d.c.state == PENDING)).scalar()
-        return None if value is None else float(value)
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        found = _delivery(row)
+        found.update(Kind=row.kind, Target=row.target, Secret=row.secret)
+        return found
 
     def record_attempt(
         self,
-        delivery_id: str,
+        claim: Claim,
         *,
         delivered: bool,
         status_code: int | None,
         error: str | None,
         retry_at: float | None,
         now: float,
-    ) -> None:
-        """Count one attempt: delivered, failed for good (``retry_at`` None) or due again at ``retry_at``."""
-        d = notification_deliveries
-        values: dict[str, Any] = {"attempts": d.c.attempts + 1, "status_code": status_code, "last_error": error}
+    ) -> bool:
+        """Count one attempt: delivered, failed for good (``retry_at`` None) or due again at ``retry_at``; False
+        when the claim was lost (another sender has it now)."""
+        values: dict[str, Any] = {"status_code": status_code, "last_error": error}
         if delivered:
-            values.update(state=DELIVERED, finished_at=now)
-        elif retry_at is None:
-            values.update(state=FAILED, finished_at=now)
-        else:
-            values.update(next_attempt_at=retry_at)
-        with self._db.write() as conn:
-            conn.execute(update(d).where((d.c.id == delivery_id) & (d.c.state == PENDING)).values(**values))
+            return self._queue.finish(claim, DELIVERED, {**values, "finished_at": now})
+        if retry_at is None:
+            return self._queue.finish(claim, FAILED, {**values, "finished_at": now})
+        return self._queue.retry(claim, at=retry_at, values=values)
 
     def list_deliveries(
         self, subscription_id: str, *, limit: int | None = None, after: int | None = None
