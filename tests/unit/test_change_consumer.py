@@ -12,6 +12,7 @@ import pytest
 from mie.consumers.base import ChangeConsumer
 from mie.dataplane.changes import ChangeLog
 from mie.storage.sql.db import Database
+from mie.storage.sql.outbox import SqlOutbox
 from mie.types import JSONDict
 
 
@@ -30,14 +31,17 @@ class Offsets:
 def changes(tmp_path: Path) -> Iterator[ChangeLog]:
     db = Database(f"sqlite:///{tmp_path / 'c.db'}")
     db.migrate()
-    yield ChangeLog(db)
+    changes = ChangeLog(SqlOutbox(db))
+    changes.test_db = db  # type: ignore[attr-defined]
+    yield changes
     db.dispose()
 
 
 def append(changes: ChangeLog, source: str, n: int) -> int:
-    with changes._db.write() as conn:
+    db: Database = changes.test_db  # type: ignore[attr-defined]
+    with db.write() as conn:
         for i in range(n):
-            ChangeLog.append(conn, source, None, {"n": i})
+            changes.append(conn, source, None, {"n": i})
     changes.notify()
     return changes.last_seq()
 
