@@ -232,7 +232,13 @@ class Scheduler:
         tasks into ``touched``. A task without one (cancelled, deleted, taken over meanwhile) is left alone."""
         if not reported:
             return
-        for task in tx.reported(sorted(set(reported))):
+        rows = tx.reported(sorted(set(reported)))
+        with self._lock:
+            # Normally gone already (the dispatcher's hook); not when the report came through the store only.
+            for task in rows:
+                if self._inflight.get(task.id) == task.lease_owner:
+                    del self._inflight[task.id]
+        for task in rows:
             output = self._outcome_output(tx, task, now)
             if output is not None:
                 touched.setdefault((task.execution_id, task.stage), {})[task.id] = output
@@ -268,10 +274,10 @@ class Scheduler:
             mine = set(self._inflight)
         reported: list[int] = []
         for task in tx.expired_tasks(now):
-            if task.id in mine:
-                continue
             if task.outcome is not None:
                 reported.append(task.id)
+            elif task.id in mine:
+                continue  # this process's worker side renews it (a missed renewal is not a lost worker)
             elif self._requeue_lost(tx, task, now, "its lease expired"):
                 touched.setdefault((task.execution_id, task.stage), {})
         self._apply(tx, reported, now, touched)
