@@ -17,6 +17,7 @@ from mie.dataplane.changes import ChangeLog
 from mie.engine.outcome import Outcome, decode, encode
 from mie.engine.scheduler import Scheduler
 from mie.engine.tracker import RunTracker, TaskRun
+from mie.engine.wakeup import Waker
 from mie.storage.engine import PENDING, RUNNING, START
 from mie.storage.sql.db import Database
 from mie.storage.sql.engine_store import SqlEngineStore
@@ -195,3 +196,13 @@ def test_an_outcome_reported_only_through_the_store_completes_the_execution(sett
             assert worker.calls == 1  # applied from the row when the lease ran out, not run again
     finally:
         svc.stop()
+
+
+def test_the_waker_rings_every_attached_scheduler() -> None:
+    waker = Waker()
+    waker.wake()  # nothing attached yet (the API is wired before the scheduler exists): no error
+    rung: list[str] = []
+    waker.attach(lambda: rung.append("first"))
+    waker.attach(lambda: rung.append("second"))
+    waker.wake()
+    assert rung == ["first", "second"]
