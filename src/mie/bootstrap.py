@@ -23,9 +23,12 @@ from mie.dataplane.service import DataPlane
 from mie.dataplane.signing import UrlSigner
 from mie.engine import plugins
 from mie.engine.catalog import WAIT_OPERATION, Catalog
+from mie.engine.dispatch import IsolationRouter, process_pool_size
 from mie.engine.executions import Executions
-from mie.engine.processes import WorkerResources
+from mie.engine.processes import ProcessWorkers, WorkerResources
 from mie.engine.scheduler import Scheduler
+from mie.engine.wakeup import Waker
+from mie.engine.workers import ThreadWorkers
 from mie.errors import ConfigurationError
 from mie.jobs import bind as bind_job_operators
 from mie.jobs.component import JobsComponent
@@ -37,11 +40,13 @@ from mie.resources import ServiceResources
 from mie.storage.objects import LocalObjectStore
 from mie.storage.sql.asset_store import SqlAssetStore
 from mie.storage.sql.db import Database
+from mie.storage.sql.engine_store import SqlEngineStore
 from mie.storage.sql.faces_people import SqlPeopleStore
 from mie.storage.sql.faces_store import SqlFaceStore
 from mie.storage.sql.jobs_store import SqlJobStore, SqlWatchStore
 from mie.storage.sql.notify_tables import SqlNotificationStore, SqlOffsetStore
 from mie.storage.sql.outbox import SqlOutbox
+from mie.storage.sql.outbox import append_many as outbox_append_many
 from mie.storage.sql.search_store import open_search_store
 from mie.types import Component
 
@@ -64,6 +69,9 @@ class Services:
     db: Database
     changes: ChangeLog
     dataplane: DataPlane
+    #: The engine's store (executions, tasks, catalog) and the doorbell of its scheduler.
+    engine_store: SqlEngineStore
+    waker: Waker
     catalog: Catalog
     executions: Executions
     scheduler: Scheduler
@@ -213,37 +221,30 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         )
         registry = OperatorRegistry(outbound=OutboundPolicy.parse(settings.outbound_allow))
         registry.load_entry_points(settings.plugins)
-        scheduler_box: list[Scheduler] = []
         faces = SqlFaceStore(db)
         people = SqlPeopleStore(db)
-
-        def wake() -> None:
-            if scheduler_box:
-                scheduler_box[0].wake()
-
+        engine_store = SqlEngineStore(db, outbox_append_many)
+        # Created first: the catalog and the executions ring it; the scheduler attaches to it.
+        waker = Waker()
         catalog = Catalog(
-            db,
+            engine_store,
             default_max_concurrent=settings.max_concurrent_workflows,
-            on_change=wake,
+            on_change=waker.wake,
             outbound=registry.outbound,
         )
         catalog.ensure_operation(WAIT_OPERATION)
         plugins.register_builtins(registry, catalog)
         plugins.install_default_workflows(catalog, DEFAULT_WORKFLOWS, INSTALLED_BY)
         scheduler = Scheduler(
-            db,
+            engine_store,
             catalog,
             changes,
-            registry,
             settings,
-            dataplane=dataplane,
-            process_factory=functools.partial(worker_resources, settings),
+            dispatcher=dispatcher(settings, registry, dataplane, engine_store, faces=faces, people=people),
             node_id="local" if db.is_sqlite else f"node-{secrets.token_hex(4)}",
-            faces=faces,
-            people=people,
+            waker=waker,
         )
-        scheduler_box.append(scheduler)
-        executions = Executions(db, catalog, dataplane, wake)
+        executions = Executions(engine_store, catalog, dataplane, waker.wake)
     except BaseException:
         if lock_file is not None:
             lock_file.close()
@@ -254,6 +255,8 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         db=db,
         changes=changes,
         dataplane=dataplane,
+        engine_store=engine_store,
+        waker=waker,
         catalog=catalog,
         executions=executions,
         scheduler=scheduler,
@@ -275,6 +278,40 @@ def build(settings: Settings, *, lock: bool = True) -> Services:
         services.stop()
         raise
     return services
+
+
+def dispatcher(
+    settings: Settings,
+    registry: OperatorRegistry,
+    dataplane: DataPlane,
+    store: SqlEngineStore,
+    *,
+    faces: FaceCollections | None = None,
+    people: People | None = None,
+) -> IsolationRouter:
+    """The embedded workers: a thread pool, and worker processes for operators that ask for them (started with the
+    first such call)."""
+    threads = ThreadWorkers(
+        settings.workers,
+        registry=registry,
+        dataplane=dataplane,
+        store=store,
+        lease_seconds=settings.task_lease_seconds,
+        scratch_root=Path(settings.data_dir) / "scratch",
+        faces=faces,
+        people=people,
+    )
+
+    def processes() -> ProcessWorkers:
+        return ProcessWorkers(
+            process_pool_size(settings.process_workers),
+            functools.partial(worker_resources, settings),
+            store,
+            lease_seconds=settings.task_lease_seconds,
+            memory_mb=settings.worker_memory_mb,
+        )
+
+    return IsolationRouter(threads, registry, processes, size=settings.workers)
 
 
 def face_embedder() -> FaceEmbedder:
@@ -306,7 +343,8 @@ def worker_resources(settings: Settings) -> WorkerResources:
     return WorkerResources(
         registry=registry,
         dataplane=dataplane,
-        db=db,
+        store=SqlEngineStore(db, outbox_append_many),
+        close=db.dispose,
         scratch_root=settings.data_dir / "scratch",
         faces=SqlFaceStore(db),
         people=SqlPeopleStore(db),

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from mie.dataplane.changes import DATAPLANE, WORKFLOW_EXECUTION, ChangeLog
-from mie.engine import records
+from mie.engine import statuses as records
 from mie.storage.sql.db import Database, temporary_engine
+from mie.storage.sql.engine_store import SqlEngineStore
 from mie.storage.sql.outbox import SqlOutbox, append_many
 from mie.storage.sql.tables import outbox
 
@@ -78,7 +79,10 @@ def test_concurrent_writers_and_a_follower_see_one_gapless_order(db: Database, l
                 with db.write() as conn:
                     # Two batches in one transaction stay together and in order.
                     log.append(conn, DATAPLANE, f"w{n}", {"i": i, "part": 0})
-                    records.announce(conn, [(f"w{n}", {"i": i, "part": 1}), (f"w{n}", {"i": i, "part": 2})])
+                    records.announce(
+                        SqlEngineStore(db, ChangeLog.append_many).joined(conn),
+                        [(f"w{n}", {"i": i, "part": 1}), (f"w{n}", {"i": i, "part": 2})],
+                    )
                 log.notify()
         except BaseException as exc:
             errors.append(exc)

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from mie.bootstrap import Services, build
 from mie.config import Settings
-from mie.engine import records
+from mie.engine import statuses as records
 from mie.storage.sql.tables import executions, tasks
 from mie.types import TERMINAL_STATUSES
 from tests.conftest import fast_settings
@@ -183,8 +183,9 @@ def test_admission_does_not_overwrite_a_cancel_in_flight(tmp_path: Path, pg_url:
         def cancel_slowly() -> None:
             # What Executions.cancel does, held open between locking the row and committing.
             with svc.db.write() as conn:
-                row = records.load(conn, first, lock=True)
-                records.set_status(conn, row, "Error", current_stage="End", message="Cancelled by request")
+                tx = svc.engine_store.joined(conn)
+                row = records.load(tx, first, lock=True)
+                records.set_status(tx, row, "Error", current_stage="End", message="Cancelled by request")
                 locked.set()
                 release.wait(10)
 

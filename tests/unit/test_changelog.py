@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from mie.dataplane.changes import DATAPLANE, WORKFLOW_EXECUTION, ChangeLog
-from mie.engine import records
+from mie.engine import statuses as records
 from mie.storage.sql.db import Database
+from mie.storage.sql.engine_store import SqlEngineStore
 from mie.storage.sql.outbox import SqlOutbox
 from mie.storage.sql.tables import outbox
 
@@ -53,8 +54,9 @@ def test_append_many_takes_any_iterable(db: Database) -> None:
 def test_records_announce_goes_through_the_change_log(db: Database) -> None:
     log = ChangeLog(SqlOutbox(db))
     with db.write() as conn:
-        records.announce(conn, [("asset-1", {"Id": "e1", "Status": "Queued"}), ("asset-2", {"Id": "e2"})])
-        records.announce(conn, [])
+        tx = SqlEngineStore(db, ChangeLog.append_many).joined(conn)
+        records.announce(tx, [("asset-1", {"Id": "e1", "Status": "Queued"}), ("asset-2", {"Id": "e2"})])
+        records.announce(tx, [])
     assert [(e["source"], e["AssetId"], e["payload"]) for e in log.read(0)] == [
         (WORKFLOW_EXECUTION, "asset-1", {"Id": "e1", "Status": "Queued"}),
         (WORKFLOW_EXECUTION, "asset-2", {"Id": "e2"}),

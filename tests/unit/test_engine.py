@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from starlette.testclient import TestClient
 
-from mie.bootstrap import Services, build
+from mie.bootstrap import Services, build, dispatcher
 from mie.config import Settings
 from mie.engine.scheduler import Scheduler
 from mie.errors import ConfigurationError
@@ -147,7 +147,12 @@ def test_expired_lease_from_a_dead_worker_is_run_again(settings: Settings) -> No
             svc.scheduler.stop()
             rec = start(client, "lease-wf", "upload/l.mp4")
             stopped = Scheduler(
-                svc.db, svc.catalog, svc.changes, svc.registry, svc.settings, dataplane=svc.dataplane, node_id="other"
+                svc.engine_store,
+                svc.catalog,
+                svc.changes,
+                svc.settings,
+                dispatcher=dispatcher(svc.settings, svc.registry, svc.dataplane, svc.engine_store),
+                node_id="other",
             )
             stopped.step()  # admits the execution, creates and claims its task as node "other"
             stopped.stop(timeout=0)
@@ -156,7 +161,12 @@ def test_expired_lease_from_a_dead_worker_is_run_again(settings: Settings) -> No
                     update(tasks).values(state="running", lease_owner="other:dead", lease_until=time.time() + 0.3)
                 )
             fresh = Scheduler(
-                svc.db, svc.catalog, svc.changes, svc.registry, svc.settings, dataplane=svc.dataplane, node_id="local"
+                svc.engine_store,
+                svc.catalog,
+                svc.changes,
+                svc.settings,
+                dispatcher=dispatcher(svc.settings, svc.registry, svc.dataplane, svc.engine_store),
+                node_id="local",
             )
             svc.scheduler = fresh
             fresh.start()

@@ -163,7 +163,7 @@ def test_a_failed_execution_insert_leaves_no_asset_and_the_upload_in_place(
     upload(client, "upload/atomic.mp4")
     body = {"Name": "atomic-wf", "Input": {"Media": {"Video": {"S3Bucket": "dataplane", "S3Key": "upload/atomic.mp4"}}}}
     real = services.executions.create
-    from mie.engine import records
+    from mie.engine import statuses as records
 
     original = records.insert_execution
 

@@ -8,17 +8,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
-
 from mie.dataplane.service import MEDIA_TYPES, DataPlane
-from mie.engine import records
+from mie.engine import statuses
 from mie.engine.catalog import Catalog
 from mie.errors import ConflictError, InvalidError, NotFoundError
 from mie.model.execution import apply_configuration, initialize_execution
 from mie.model.records import created_now, new_id
+from mie.storage.codec import loads
+from mie.storage.engine import EngineStore, TaskProgress
 from mie.storage.objects import check_bucket, check_key
-from mie.storage.sql.db import Database, loads
-from mie.storage.sql.tables import assets, executions, tasks
 from mie.types import END_STAGE, TERMINAL_STATUSES, JSONDict, WorkflowStatus
 
 ACTIVE_STATUSES = [s.value for s in WorkflowStatus if s not in TERMINAL_STATUSES]
@@ -28,8 +26,8 @@ CANCELLED_MESSAGE = "Cancelled by request"
 class Executions:
     """Execution records and the operations the workflow API offers on them."""
 
-    def __init__(self, db: Database, catalog: Catalog, dataplane: DataPlane, wake: Callable[[], None]) -> None:
-        self.db = db
+    def __init__(self, store: EngineStore, catalog: Catalog, dataplane: DataPlane, wake: Callable[[], None]) -> None:
+        self.store = store
         self.catalog = catalog
         self.dataplane = dataplane
         self._wake = wake
@@ -59,18 +57,15 @@ class Executions:
             asset_id = inp["AssetId"]
             if not isinstance(asset_id, str) or not asset_id:
                 raise InvalidError("Input.AssetId must be a string")
-            with self.db.write() as conn:
-                row = conn.execute(select(assets).where(assets.c.asset_id == asset_id).with_for_update()).first()
+            with self.store.transaction() as tx:
+                row = tx.lock_asset(asset_id)
                 if row is None:
                     raise NotFoundError(f"Asset {asset_id} does not exist")
-                active = conn.execute(
-                    select(executions.c.id).where(
-                        (executions.c.asset_id == asset_id) & executions.c.status.in_(ACTIVE_STATUSES)
-                    )
-                ).first()
-                if active is not None:
+                active = tx.executions_of_asset(asset_id, ACTIVE_STATUSES)
+                if active:
                     raise ConflictError(
-                        f"There is currently another workflow execution(Id = {active.id}) active on AssetId {asset_id}."
+                        f"There is currently another workflow execution(Id = {active[-1].id}) active on AssetId "
+                        f"{asset_id}."
                     )
                 if media is None:
                     media_type = row.media_type or "Video"
@@ -87,11 +82,11 @@ class Executions:
                     configuration=configuration,
                     created=created_now(),
                 )
-                records.insert_execution(conn, record)
+                statuses.insert_execution(tx, record)
         else:
             created: list[JSONDict] = []
 
-            def insert(conn: Connection, asset: JSONDict) -> None:
+            def insert(conn: object, asset: JSONDict) -> None:
                 # In the asset's own transaction: a crash leaves both or neither, and the retry can succeed.
                 created.append(
                     initialize_execution(
@@ -103,7 +98,7 @@ class Executions:
                         created=created_now(),
                     )
                 )
-                records.insert_execution(conn, created[0])
+                statuses.insert_execution(self.store.joined(conn), created[0])
 
             self.dataplane.create_asset(
                 location["S3Bucket"],
@@ -118,32 +113,20 @@ class Executions:
 
     def get(self, execution_id: str) -> JSONDict:
         """``GET /workflow/execution/{Id}``; while it runs, ``Progress`` lists its current stage's operators."""
-        with self.db.read() as conn:
-            row = records.load(conn, execution_id)
-            record = records.full_record(row)
+        with self.store.reading() as tx:
+            row = statuses.load(tx, execution_id)
+            record = statuses.full_record(row)
             if row.status in (WorkflowStatus.STARTED, WorkflowStatus.WAITING):
-                record["Progress"] = _progress(
-                    conn.execute(
-                        select(tasks.c.operation, tasks.c.state, tasks.c.phase, tasks.c.attempt, tasks.c.progress)
-                        .where((tasks.c.execution_id == execution_id) & (tasks.c.stage == row.current_stage))
-                        .order_by(tasks.c.branch)
-                    ).all(),
-                    row.current_stage,
-                )
+                record["Progress"] = _progress(tx.stage_progress(execution_id, row.current_stage), row.current_stage)
         return record
 
     def list_all(self, *, limit: int | None = None, after: int | None = None) -> tuple[list[JSONDict], int | None]:
         """``GET /workflow/execution``: full records, oldest first, paged by sequence number."""
-        query = select(executions).order_by(executions.c.seq)
-        if after is not None:
-            query = query.where(executions.c.seq > after)
-        if limit is not None:
-            query = query.limit(limit + 1)
-        with self.db.read() as conn:
-            rows = conn.execute(query).all()
+        with self.store.reading() as tx:
+            rows = tx.list_executions(None, after, None if limit is None else limit + 1)
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
-        return [records.full_record(r) for r in rows], (rows[-1].seq if more and rows else None)
+        return [statuses.full_record(r) for r in rows], (rows[-1].seq if more and rows else None)
 
     def by_status(
         self, status: str, *, limit: int | None = None, after: int | None = None
@@ -151,24 +134,17 @@ class Executions:
         """``GET /workflow/execution/status/{Status}``."""
         if status not in {s.value for s in WorkflowStatus}:
             raise InvalidError(f"Status must be one of {', '.join(s.value for s in WorkflowStatus)}")
-        query = select(executions).where(executions.c.status == status).order_by(executions.c.seq)
-        if after is not None:
-            query = query.where(executions.c.seq > after)
-        if limit is not None:
-            query = query.limit(limit + 1)
-        with self.db.read() as conn:
-            rows = conn.execute(query).all()
+        with self.store.reading() as tx:
+            rows = tx.list_executions(status, after, None if limit is None else limit + 1)
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
-        return [records.projection(r) for r in rows], (rows[-1].seq if more and rows else None)
+        return [statuses.projection(r) for r in rows], (rows[-1].seq if more and rows else None)
 
     def by_asset(self, asset_id: str) -> list[JSONDict]:
         """``GET /workflow/execution/asset/{AssetId}``: newest first."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(executions).where(executions.c.asset_id == asset_id).order_by(executions.c.seq.desc())
-            ).all()
-        return [records.projection(r, with_created=True) for r in rows]
+        with self.store.reading() as tx:
+            rows = tx.executions_of_asset(asset_id)
+        return [statuses.projection(r, with_created=True) for r in rows]
 
     def resume(self, execution_id: str, body: Any) -> JSONDict:
         """``PUT /workflow/execution/{Id}``: ``{"WaitingStageName": S}`` resumes a ``Waiting`` execution."""
@@ -177,50 +153,43 @@ class Executions:
         if "WaitingStageName" not in body:
             return {}
         stage = body["WaitingStageName"]
-        with self.db.write() as conn:
-            row = conn.execute(select(executions).where(executions.c.id == execution_id).with_for_update()).first()
+        with self.store.transaction() as tx:
+            row = tx.load_execution(execution_id, lock=True)
             if row is None or row.status != WorkflowStatus.WAITING or row.current_stage != stage:
                 raise InvalidError("Workflow status is not 'Waiting' or Current stage doesn't match the request")
-            records.set_status(conn, row, WorkflowStatus.RESUMED)
+            statuses.set_status(tx, row, WorkflowStatus.RESUMED)
         self.dataplane.changes.notify()
         self._wake()
         return {"Id": execution_id, "Status": WorkflowStatus.RESUMED.value}
 
     def cancel(self, execution_id: str, message: str = CANCELLED_MESSAGE) -> JSONDict:
         """``POST /workflow/execution/{Id}/cancel``: stop a queued, running or waiting execution (ends ``Error``)."""
-        with self.db.write() as conn:
-            row = records.load(conn, execution_id, lock=True)
+        with self.store.transaction() as tx:
+            row = statuses.load(tx, execution_id, lock=True)
             if row.status in TERMINAL_STATUSES:
                 raise ConflictError(f"workflow execution '{execution_id}' has already ended with {row.status}")
-            conn.execute(delete(tasks).where(tasks.c.execution_id == execution_id))
-            records.set_status(conn, row, WorkflowStatus.ERROR, current_stage=END_STAGE, message=message)
-            record = records.full_record(records.load(conn, execution_id))
+            tx.delete_tasks_of([execution_id])
+            statuses.set_status(tx, row, WorkflowStatus.ERROR, current_stage=END_STAGE, message=message)
+            record = statuses.full_record(statuses.load(tx, execution_id))
         self.dataplane.changes.notify()
         self._wake()
         return record
 
     def cancel_for_asset(self, asset_id: str) -> None:
         """Cancel every active execution of an asset (before the asset is deleted)."""
-        with self.db.read() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    select(executions.c.id).where(
-                        (executions.c.asset_id == asset_id) & executions.c.status.in_(ACTIVE_STATUSES)
-                    )
-                )
-            ]
+        with self.store.reading() as tx:
+            ids = [r.id for r in reversed(tx.executions_of_asset(asset_id, ACTIVE_STATUSES))]
         for execution_id in ids:
             with contextlib.suppress(ConflictError, NotFoundError):  # ended or deleted meanwhile
                 self.cancel(execution_id, "Cancelled because its asset was deleted")
 
     def delete(self, execution_id: str) -> JSONDict:
         """``DELETE /workflow/execution/{Id}``: the record goes, and its work stops."""
-        with self.db.write() as conn:
-            row = records.load(conn, execution_id, lock=True)
-            record = records.full_record(row)
-            conn.execute(delete(tasks).where(tasks.c.execution_id == execution_id))
-            conn.execute(delete(executions).where(executions.c.id == execution_id))
+        with self.store.transaction() as tx:
+            row = statuses.load(tx, execution_id, lock=True)
+            record = statuses.full_record(row)
+            tx.delete_tasks_of([execution_id])
+            tx.delete_execution(execution_id)
         self._wake()
         return record
 
@@ -247,7 +216,7 @@ def _first_media(media: Any) -> tuple[str, JSONDict]:
 _TASK_STATES = {"pending": "Queued", "running": "Running", "waiting": "Waiting", "done": "Done"}
 
 
-def _progress(rows: Sequence[Any], stage: str) -> list[JSONDict]:
+def _progress(rows: Sequence[TaskProgress], stage: str) -> list[JSONDict]:
     """Our addition to the execution record: where each operator of the current stage is."""
     out: list[JSONDict] = []
     for row in rows:

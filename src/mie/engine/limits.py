@@ -9,16 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
-
-from mie.storage.sql.tables import tasks
+from mie.storage.engine import EngineTx
 from mie.types import JSONDict
-
-_RUNNING_OF = (
-    select(tasks.c.operation, func.count())
-    .where((tasks.c.state == "running") & tasks.c.operation.in_(bindparam("b_ops", expanding=True)))
-    .group_by(tasks.c.operation)
-)
 
 
 def limit_of(record: Mapping[str, Any] | None) -> int | None:
@@ -31,29 +23,26 @@ def limit_of(record: Mapping[str, Any] | None) -> int | None:
     return None
 
 
-def running_counts(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+def running_counts(tx: EngineTx, names: Iterable[str]) -> dict[str, int]:
     """Running tasks per operation, for ``names``."""
-    wanted = sorted(set(names))
-    if not wanted:
-        return {}
-    return {op: int(n) for op, n in conn.execute(_RUNNING_OF, {"b_ops": wanted})}
+    return tx.running_counts(sorted(set(names)))
 
 
-def still_saturated(conn: Connection, saturated: set[str], records: Mapping[str, JSONDict]) -> set[str]:
+def still_saturated(tx: EngineTx, saturated: set[str], records: Mapping[str, JSONDict]) -> set[str]:
     """Which of the operations that were at their limit still are."""
     if not saturated:
         return set()
-    counts = running_counts(conn, saturated)
+    counts = running_counts(tx, saturated)
     return {name for name in saturated if (limit := limit_of(records.get(name))) and counts.get(name, 0) >= limit}
 
 
-def admit(conn: Connection, candidates: list[Any], records: Mapping[str, JSONDict]) -> tuple[list[Any], set[str]]:
+def admit(tx: EngineTx, candidates: list[Any], records: Mapping[str, JSONDict]) -> tuple[list[Any], set[str]]:
     """Split due tasks (rows with ``operation``) into those that may start now, and name the operations that
     reached their limit (their other tasks wait until one of theirs finishes)."""
     limits = {t.operation: n for t in candidates if (n := limit_of(records.get(t.operation))) is not None}
     if not limits:
         return candidates, set()
-    counts = running_counts(conn, limits)
+    counts = running_counts(tx, limits)
     allowed: list[Any] = []
     for task in candidates:
         limit = limits.get(task.operation)

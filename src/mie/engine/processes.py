@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mie.dataplane.service import DataPlane
+from mie.engine.tracker import Reported, RunTracker
 from mie.engine.workers import Outcome, TaskRun, TaskSignals, error_outcome, run_task
 from mie.operators.definition import OperatorDefinition
 from mie.operators.registry import OperatorRegistry
-from mie.storage.sql.db import Database
+from mie.storage.engine import WorkerStore
 
 if TYPE_CHECKING:
     from mie.storage.faces import FaceCollections
@@ -48,7 +49,10 @@ class WorkerResources:
 
     registry: OperatorRegistry
     dataplane: DataPlane
-    db: Database
+    #: Progress and cancellation of the running call.
+    store: WorkerStore
+    #: Releases what the factory opened (database connections), when the process ends.
+    close: Callable[[], None] = lambda: None
     scratch_root: Path | None = None
     #: The face collections operators reach as ``ctx.faces`` (None: none).
     faces: FaceCollections | None = None
@@ -163,7 +167,7 @@ def _child_main(conn: Connection, factory: ResourceFactory, parent_pid: int | No
             run, ref = message
             if ref is not None:
                 _ensure_registered(resources.registry, ref)
-            signals = TaskSignals(resources.db, run.task_id, run.token)
+            signals = TaskSignals(resources.store, run.task_id, run.token)
             outcome = run_task(
                 run,
                 resources.registry,
@@ -175,7 +179,7 @@ def _child_main(conn: Connection, factory: ResourceFactory, parent_pid: int | No
             )
             conn.send(_memory_message(outcome, run, memory_mb))
     finally:
-        resources.db.dispose()
+        resources.close()
 
 
 def _ensure_registered(registry: OperatorRegistry, ref: str) -> None:
@@ -220,16 +224,17 @@ class _Worker:
 
 
 class ProcessWorkers:
-    """A small pool of worker processes; calls beyond its size wait in order."""
+    """A :class:`mie.engine.dispatch.Dispatcher` on a small pool of worker processes; calls beyond its size wait
+    in order (their time limits count from their submission, as from their claim)."""
 
     def __init__(
-        self, size: int, factory: ResourceFactory, done: Callable[[TaskRun, Outcome], None], *, memory_mb: int = 0
+        self, size: int, factory: ResourceFactory, store: WorkerStore, *, lease_seconds: float, memory_mb: int = 0
     ) -> None:
         self._size = max(1, size)
+        self._tracker = RunTracker(store, lease_seconds, self.abandon, name="processes")
         #: Address-space limit of each worker process in MiB (``MIE_WORKER_MEMORY_MB``; 0: none).
         self._memory_mb = memory_mb
         self._factory = factory
-        self._done = done
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._busy: dict[tuple[int, str], _Worker] = {}
@@ -240,12 +245,25 @@ class ProcessWorkers:
         # started a child ends, and _dispatch also runs on the short-lived per-call threads.
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="mie-process-spawner")
 
-    def submit(self, run: TaskRun, ref: str | None) -> None:
-        """Run ``run`` in a worker process (queued while all are busy)."""
+    def start(self, reported: Reported) -> None:
+        """Call ``reported(run)`` after each reported outcome."""
+        self._tracker.on_reported(reported)
+
+    def capacity(self) -> int:
+        """Free processes (calls beyond them wait in order)."""
+        return self._size - self._tracker.running()
+
+    def running(self) -> int:
+        """Calls running or waiting for a process."""
+        return self._tracker.running()
+
+    def submit(self, run: TaskRun, ref: str | None = None) -> None:
+        """Run ``run`` in a worker process (queued while all are busy); ``ref`` imports its operator there."""
         with self._lock:
             if self._closed:
                 return
             self._queue.append((run, ref))
+        self._tracker.begin(run)
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -265,7 +283,7 @@ class ProcessWorkers:
                     worker = self._spawner.submit(_Worker, self._factory, index, self._memory_mb).result()
                 except Exception as exc:  # cannot start a process: fail the call, not the scheduler
                     log.exception("could not start a worker process")
-                    self._done(run, error_outcome(run.task_id, run.token, exc))
+                    self._tracker.finish(run, error_outcome(run.task_id, run.token, exc))
                     continue
             with self._lock:
                 worker.run = run
@@ -307,7 +325,7 @@ class ProcessWorkers:
                 )
             else:
                 return  # killed on purpose (timeout, cancel): the scheduler already reported the task
-        self._done(run, outcome)
+        self._tracker.finish(run, outcome)
         self._dispatch()
 
     def abandon(self, run: TaskRun) -> None:
@@ -320,8 +338,17 @@ class ProcessWorkers:
             worker.kill()
             self._dispatch()
 
-    def shutdown(self) -> None:
-        """Stop the idle processes now; busy ones are killed when the server stops waiting for them."""
+    def shutdown(self, grace: float = 0.0) -> None:
+        """Stop taking work and stop the idle processes; wait up to ``grace`` seconds for busy ones, then kill
+        them (their tasks run again)."""
+        self._close_idle()
+        deadline = time.monotonic() + grace
+        while self._tracker.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.kill_all()
+        self._tracker.close()
+
+    def _close_idle(self) -> None:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []

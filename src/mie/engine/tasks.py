@@ -1,19 +1,14 @@
-"""Stage fan-out and fan-in on the tasks table: starting a stage's tasks and completing a stage from them.
-
-The statements are built once, with bound parameters, and reused: SQLAlchemy then finds their compiled form in its
-cache without rebuilding the expression or its cache key, which was most of the cost of a scheduler step.
-"""
+"""Stage fan-out and fan-in: starting a stage's tasks and completing a stage from them, in a unit of work of the
+engine's store (batched: a scheduler step moving many executions costs a handful of statements)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, Executable, bindparam, delete, insert, select, update
-
-from mie.engine import records
+from mie.engine import statuses
 from mie.engine.catalog import WAIT_START, Catalog
 from mie.model.execution import (
     complete_stage,
@@ -22,53 +17,11 @@ from mie.model.execution import (
     should_skip,
     skipped_output,
 )
-from mie.storage.sql.db import dumps, loads
-from mie.storage.sql.tables import executions, operations, tasks
+from mie.storage.codec import dumps, loads
+from mie.storage.engine import DONE, MONITOR, PENDING, RUNNING, START, WAIT, WAITING, EngineTx, StageTask
 from mie.types import END_STAGE, TERMINAL_STATUSES, JSONDict, OperationStatus, StageStatus, WorkflowStatus
 
-PENDING, RUNNING, WAITING, DONE = "pending", "running", "waiting", "done"
-START, MONITOR, WAIT = "start", "monitor", "wait"
-
-_IN_STAGE = (tasks.c.execution_id == bindparam("b_execution")) & (tasks.c.stage == bindparam("b_stage"))
-_INSERT_TASKS = insert(tasks)
-
-
-class ByIds:
-    """A statement over a list of keys: ``column = :b_id`` for one key (by far the most common case, and half
-    the cost of an expanding ``IN``), ``column IN (...)`` for several."""
-
-    def __init__(self, column: ColumnElement[Any], build: Callable[[ColumnElement[bool]], Executable]) -> None:
-        self._one = build(column == bindparam("b_id"))
-        self._many = build(column.in_(bindparam("b_ids", expanding=True)))
-
-    def run(self, conn: Connection, keys: Sequence[Any], params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-        """Execute for ``keys`` (with more bound ``params``)."""
-        if len(keys) == 1:
-            return conn.execute(self._one, {**(params or {}), "b_id": keys[0]})
-        return conn.execute(self._many, {**(params or {}), "b_ids": list(keys)})
-
-
-# Ordered, so that schedulers of several nodes (PostgreSQL) lock execution rows in the same order.
-_EXECUTIONS_LOCKED = ByIds(
-    executions.c.id, lambda where: select(executions).where(where).order_by(executions.c.id).with_for_update()
-)
-_TASKS_OF = ByIds(
-    tasks.c.execution_id,
-    lambda where: (
-        select(tasks.c.id, tasks.c.execution_id, tasks.c.stage, tasks.c.state, tasks.c.output)
-        .where(where)
-        .order_by(tasks.c.execution_id, tasks.c.stage, tasks.c.branch)
-    ),
-)
-_OPERATIONS = ByIds(operations.c.name, lambda where: select(operations.c.name, operations.c.doc).where(where))
-_DELETE_IDS = ByIds(tasks.c.id, lambda where: delete(tasks).where(where))
-_DELETE_EXECUTIONS = ByIds(tasks.c.execution_id, lambda where: delete(tasks).where(where))
-_STORE_DONE = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"))
-    .values(state=DONE, output=bindparam("b_output"), lease_owner=None, lease_until=None)
-)
-_WAITS = select(tasks.c.id, tasks.c.payload).where(_IN_STAGE & (tasks.c.state == WAITING))
+__all__ = ["DONE", "MONITOR", "PENDING", "RUNNING", "START", "WAIT", "WAITING", "DocCache", "Operations"]
 
 
 _MAX_PARSED_OPERATIONS = 1024
@@ -77,10 +30,8 @@ _MAX_PARSED_OPERATIONS = 1024
 class Operations:
     """Operation records by name, read at most once per transaction (a scheduler step looks them up repeatedly)."""
 
-    def __init__(
-        self, conn: Connection, catalog: Catalog, parsed: dict[str, tuple[str, JSONDict]] | None = None
-    ) -> None:
-        self._conn = conn
+    def __init__(self, tx: EngineTx, catalog: Catalog, parsed: dict[str, tuple[str, JSONDict]] | None = None) -> None:
+        self._tx = tx
         self._catalog = catalog  # the records are read as Catalog.operations_by_name reads them
         self._known: dict[str, JSONDict | None] = {}
         # Parsed records by name with the text they were parsed from, kept by the caller across transactions;
@@ -91,13 +42,13 @@ class Operations:
         """The records of ``names`` that exist."""
         missing = names - self._known.keys()
         if missing:
-            for row in _OPERATIONS.run(self._conn, sorted(missing)):
-                cached = self._parsed.get(row.name)
-                if cached is None or cached[0] != row.doc:
+            for name, text in self._tx.operation_texts(sorted(missing)):
+                cached = self._parsed.get(name)
+                if cached is None or cached[0] != text:
                     if len(self._parsed) >= _MAX_PARSED_OPERATIONS:
                         self._parsed.clear()
-                    cached = self._parsed[row.name] = (row.doc, loads(row.doc))
-                self._known[row.name] = cached[1]
+                    cached = self._parsed[name] = (text, loads(text))
+                self._known[name] = cached[1]
             for name in missing:
                 self._known.setdefault(name, None)
         return {name: record for name in names if (record := self._known[name]) is not None}
@@ -177,29 +128,23 @@ def stage_tasks(doc: JSONDict, stage_name: str, operations: Operations) -> tuple
     return rows, all(r["state"] == DONE for r in rows), waiting
 
 
-def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Store new task rows (one statement)."""
-    if rows:
-        conn.execute(_INSERT_TASKS, rows)
-
-
 def start_stage(
-    conn: Connection, catalog: Catalog, doc: JSONDict, stage_name: str, operations: Operations | None = None
+    tx: EngineTx, catalog: Catalog, doc: JSONDict, stage_name: str, operations: Operations | None = None
 ) -> tuple[bool, bool]:
     """Create one task per operation of the stage; returns ``(complete, waiting)`` as :func:`stage_tasks`."""
-    rows, complete, waiting = stage_tasks(doc, stage_name, operations or Operations(conn, catalog))
-    insert_tasks(conn, rows)
+    rows, complete, waiting = stage_tasks(doc, stage_name, operations or Operations(tx, catalog))
+    tx.insert_tasks(rows)
     return complete, waiting
 
 
-def store_done(conn: Connection, outputs: Mapping[int, JSONDict]) -> None:
+def store_done(tx: EngineTx, outputs: Mapping[int, JSONDict]) -> None:
     """Mark tasks done with their outputs (and release their leases)."""
     if outputs:
-        conn.execute(_STORE_DONE, [{"b_id": task_id, "b_output": dumps(out)} for task_id, out in outputs.items()])
+        tx.store_done({task_id: dumps(out) for task_id, out in outputs.items()})
 
 
 def finish_stage(
-    conn: Connection,
+    tx: EngineTx,
     catalog: Catalog,
     execution_id: str,
     stage_name: str,
@@ -208,11 +153,11 @@ def finish_stage(
     operations: Operations | None = None,
 ) -> bool:
     """Complete one stage if all its tasks are done; see :func:`finish_stages`."""
-    return finish_stages(conn, catalog, {(execution_id, stage_name): dict(done or {})}, operations)
+    return finish_stages(tx, catalog, {(execution_id, stage_name): dict(done or {})}, operations)
 
 
 def finish_stages(
-    conn: Connection,
+    tx: EngineTx,
     catalog: Catalog,
     stages: Mapping[tuple[str, str], Mapping[int, JSONDict]],
     operations: Operations | None = None,
@@ -225,20 +170,20 @@ def finish_stages(
     yet: when they complete the stage they are used directly (the tasks are deleted anyway), otherwise they are
     stored. Returns whether an execution left ``Started`` (ended or went ``Waiting``), freeing an admission slot.
     """
-    ops = operations or Operations(conn, catalog)
+    ops = operations or Operations(tx, catalog)
     freed = False
     work = {key: dict(done) for key, done in stages.items()}
     while work:
         execution_ids = sorted({execution_id for execution_id, _ in work})
-        rows = {r.id: r for r in _EXECUTIONS_LOCKED.run(conn, execution_ids)}
-        by_stage: dict[tuple[str, str], list[Any]] = {}
-        for task in _TASKS_OF.run(conn, execution_ids):
+        rows = {r.id: r for r in tx.lock_executions(execution_ids)}
+        by_stage: dict[tuple[str, str], list[StageTask]] = {}
+        for task in tx.stage_tasks_of(execution_ids):
             by_stage.setdefault((task.execution_id, task.stage), []).append(task)
         unstored: dict[int, JSONDict] = {}
         finished: list[str] = []
         spent: list[int] = []
         new_tasks: list[dict[str, Any]] = []
-        changes: list[records.StatusChange] = []
+        changes: list[statuses.StatusChange] = []
         follow: dict[tuple[str, str], dict[int, JSONDict]] = {}
         for (execution_id, stage_name), pending in sorted(work.items()):
             row = rows.get(execution_id)
@@ -257,7 +202,7 @@ def finish_stages(
             result = complete_stage(doc, stage_name, outputs)
             if result.next_stage is None:
                 final = WorkflowStatus.COMPLETE if result.status is StageStatus.COMPLETE else WorkflowStatus.ERROR
-                changes.append(records.StatusChange(row, final, doc, END_STAGE, result.message))
+                changes.append(statuses.StatusChange(row, final, doc, END_STAGE, result.message))
                 finished.append(execution_id)
                 if docs is not None:
                     docs.drop(execution_id)
@@ -267,18 +212,16 @@ def finish_stages(
             rows_, complete, waiting = stage_tasks(doc, result.next_stage, ops)
             new_tasks.extend(rows_)
             status = WorkflowStatus.WAITING if waiting else row.status
-            changes.append(records.StatusChange(row, status, doc, result.next_stage))
+            changes.append(statuses.StatusChange(row, status, doc, result.next_stage))
             if waiting and row.status == WorkflowStatus.STARTED:
                 freed = True
             if complete:
                 follow[(execution_id, result.next_stage)] = {}
-        store_done(conn, unstored)
-        if spent:
-            _DELETE_IDS.run(conn, spent)
-        if finished:
-            _DELETE_EXECUTIONS.run(conn, finished)
-        insert_tasks(conn, new_tasks)
-        texts = records.set_statuses(conn, changes)
+        store_done(tx, unstored)
+        tx.delete_tasks(spent)
+        tx.delete_tasks_of(finished)
+        tx.insert_tasks(new_tasks)
+        texts = statuses.set_statuses(tx, changes)
         if docs is not None:
             for change in changes:
                 text = texts.get(change.row.id)
@@ -288,11 +231,11 @@ def finish_stages(
     return freed
 
 
-def complete_waits(conn: Connection, execution_id: str, stage_name: str) -> None:
+def complete_waits(tx: EngineTx, execution_id: str, stage_name: str) -> None:
     """Finish the Wait operations of a resumed stage (MIE's check-wait sees ``Started`` and completes)."""
     outputs: dict[int, JSONDict] = {}
-    for task in conn.execute(_WAITS, {"b_execution": execution_id, "b_stage": stage_name}).all():
-        output = loads(task.payload)
+    for task_id, payload in tx.waiting_tasks(execution_id, stage_name):
+        output = loads(payload)
         output["Status"] = OperationStatus.COMPLETE.value
-        outputs[task.id] = output
-    store_done(conn, outputs)
+        outputs[task_id] = output
+    store_done(tx, outputs)

@@ -1,8 +1,8 @@
 """Workers: where operators run. Threads by default; long-lived worker processes for operators that ask for them.
 
-A worker calls the operator and hands an :class:`Outcome` to the scheduler's callback; it never changes a task's
-state. The one thing a worker writes is the task's progress (best effort, guarded by the lease token), which also
-tells it whether the task was cancelled meanwhile.
+A worker calls the operator and reports its :class:`Outcome` through the store, guarded by the lease token (see
+mie.engine.tracker); it never changes a task's state. It also writes the task's progress (best effort, guarded by
+the lease token), which also tells it whether the task was cancelled meanwhile.
 """
 
 from __future__ import annotations
@@ -10,22 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, select, update
-
 from mie.dataplane.service import DataPlane
-from mie.errors import OperatorError, OperatorTimeoutError
+from mie.engine.outcome import Outcome, error_outcome, timeout_outcome
+from mie.engine.tracker import Reported, RunTracker, TaskRun
+from mie.errors import OperatorError
 from mie.operators.context import Runtime
 from mie.operators.invoke import invoke
 from mie.operators.registry import OperatorRegistry
-from mie.storage.sql.db import Database, dumps
-from mie.storage.sql.tables import tasks
-from mie.types import JSONDict
+from mie.storage.codec import dumps
+from mie.storage.engine import WorkerStore
 
 if TYPE_CHECKING:
     from mie.storage.faces import FaceCollections
@@ -36,68 +34,14 @@ log = logging.getLogger(__name__)
 #: Progress is written at most this often per task (a chatty operator must not load the database).
 PROGRESS_INTERVAL = 0.5
 
-_SET_PROGRESS = (
-    update(tasks)
-    .where((tasks.c.id == bindparam("b_id")) & (tasks.c.lease_owner == bindparam("b_token")))
-    .values(progress=bindparam("v_progress"))
-)
-_STILL_MINE = select(tasks.c.id).where(
-    (tasks.c.id == bindparam("b_id")) & (tasks.c.lease_owner == bindparam("b_token")) & (tasks.c.state == "running")
-)
-
-
-@dataclass(frozen=True)
-class TaskRun:
-    """A claimed task, as handed to a worker."""
-
-    task_id: int
-    token: str
-    operation: str
-    arn: str | None
-    payload: JSONDict
-    #: Seconds the call may take.
-    timeout: float = 3600.0
-    #: ``process`` when the operator must run in a worker process.
-    isolation: str = "thread"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a worker reports: the operator's output, or an error."""
-
-    task_id: int
-    token: str
-    output: JSONDict | None = None
-    error: str | None = None
-    retryable: bool = False
-    error_metadata: JSONDict | None = None
-
-
-def error_outcome(task_id: int, token: str, exc: BaseException) -> Outcome:
-    """Turn an operator exception into an outcome, keeping MasExecutionError's details (MIE lost them)."""
-    name = type(exc).__name__
-    metadata: JSONDict = {}
-    detail = str(exc)
-    if exc.args and isinstance(exc.args[0], dict):
-        carried = exc.args[0].get("MetaData")
-        if isinstance(carried, dict):
-            metadata = {k: v for k, v in carried.items() if isinstance(k, str) and k.lower().endswith("error")}
-        detail = "; ".join(f"{k}: {v}" for k, v in metadata.items()) or detail
-    retryable = name == "MasExecutionError" or bool(getattr(exc, "retryable", False))
-    return Outcome(
-        task_id,
-        token,
-        error=f"{name}: {detail}" if detail else name,
-        retryable=retryable,
-        error_metadata=metadata or None,
-    )
+__all__ = ["Outcome", "TaskRun", "TaskSignals", "ThreadWorkers", "error_outcome", "run_task", "timeout_outcome"]
 
 
 @dataclass
 class TaskSignals:
     """Progress reporting and cancellation for one running task, backed by its row."""
 
-    db: Database
+    store: WorkerStore
     task_id: int
     token: str
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -116,10 +60,7 @@ class TaskSignals:
         self._last_write, self._last_message = now, message
         value = dumps({"Percent": percent, "Message": message, "Updated": time.time(), "Started": self.started})
         try:
-            with self.db.write() as conn:
-                mine = conn.execute(
-                    _SET_PROGRESS, {"b_id": self.task_id, "b_token": self.token, "v_progress": value}
-                ).rowcount
+            mine = self.store.set_progress(self.task_id, self.token, value)
         except Exception:  # progress is best effort: a busy database must not fail the operator
             log.warning("could not store progress of task %s", self.task_id, exc_info=True)
             return True
@@ -132,14 +73,13 @@ class TaskSignals:
         if self.cancelled.is_set():
             return True
         try:
-            with self.db.read() as conn:
-                mine = conn.execute(_STILL_MINE, {"b_id": self.task_id, "b_token": self.token}).first()
+            mine = self.store.still_mine(self.task_id, self.token)
         except Exception:
             log.warning("could not check task %s for cancellation", self.task_id, exc_info=True)
             return False
-        if mine is None:
+        if not mine:
             self.cancelled.set()
-        return mine is None
+        return not mine
 
 
 def run_task(
@@ -174,14 +114,8 @@ def run_task(
         return error_outcome(run.task_id, run.token, exc)
 
 
-def timeout_outcome(run: TaskRun) -> Outcome:
-    """The outcome of a call that ran out of time."""
-    exc = OperatorTimeoutError(f"{run.operation} ran longer than its time limit of {run.timeout:g} s")
-    return error_outcome(run.task_id, run.token, exc)
-
-
 class ThreadWorkers:
-    """Operators called in a pool of threads of this process."""
+    """A :class:`mie.engine.dispatch.Dispatcher` calling operators in a pool of threads of this process."""
 
     def __init__(
         self,
@@ -189,28 +123,42 @@ class ThreadWorkers:
         *,
         registry: OperatorRegistry,
         dataplane: DataPlane,
-        db: Database,
-        done: Callable[[TaskRun, Outcome], None],
+        store: WorkerStore,
+        lease_seconds: float,
         scratch_root: Path | None = None,
         faces: FaceCollections | None = None,
         people: People | None = None,
     ) -> None:
+        self._size = size
         self._pool = ThreadPoolExecutor(size, thread_name_prefix="mie-worker")
         self._faces = faces
         self._people = people
         self._registry = registry
         self._dataplane = dataplane
-        self._db = db
-        self._done = done
+        self._store = store
         self._scratch_root = scratch_root
         self._signals: dict[tuple[int, str], TaskSignals] = {}
         self._lock = threading.Lock()
+        self._tracker = RunTracker(store, lease_seconds, self.abandon, name="threads")
+
+    def start(self, reported: Reported) -> None:
+        """Call ``reported(run)`` after each reported outcome."""
+        self._tracker.on_reported(reported)
+
+    def capacity(self) -> int:
+        """Free threads."""
+        return self._size - self._tracker.running()
+
+    def running(self) -> int:
+        """Calls running or waiting for a thread."""
+        return self._tracker.running()
 
     def submit(self, run: TaskRun) -> None:
         """Run ``run`` on a free thread (or the next one to become free)."""
-        signals = TaskSignals(self._db, run.task_id, run.token)
+        signals = TaskSignals(self._store, run.task_id, run.token)
         with self._lock:
             self._signals[(run.task_id, run.token)] = signals
+        self._tracker.begin(run)
         self._pool.submit(self._call, run, signals)
 
     def _call(self, run: TaskRun, signals: TaskSignals) -> None:
@@ -219,16 +167,21 @@ class ThreadWorkers:
         )
         with self._lock:
             self._signals.pop((run.task_id, run.token), None)
-        self._done(run, outcome)
+        self._tracker.finish(run, outcome)
 
     def abandon(self, run: TaskRun) -> None:
         """Give up on a call (timed out or cancelled): its context reports cancellation so cooperative code stops.
-        A thread cannot be killed; its eventual outcome is ignored because the task is no longer its lease's."""
+        A thread cannot be killed; its eventual outcome is dropped (the call was reported as timed out)."""
         with self._lock:
             signals = self._signals.get((run.task_id, run.token))
         if signals is not None:
             signals.cancelled.set()
 
-    def shutdown(self) -> None:
-        """Stop taking work; running calls go on in their threads until they return."""
+    def shutdown(self, grace: float = 0.0) -> None:
+        """Stop taking work; wait up to ``grace`` seconds for running calls (threads cannot be killed: the rest go
+        on until they return, their outcomes no longer count), then stop the heartbeat."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        while self._tracker.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._tracker.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -17,18 +16,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from mie.errors import StorageError
+from mie.storage.codec import dumps, loads
+
+__all__ = ["Database", "dumps", "loads", "temporary_engine"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-def dumps(value: Any) -> str:
-    """JSON text for a stored document (compact; keeps non-ASCII as is)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def loads(text: str | None) -> Any:
-    """Parse stored JSON text (``None`` stays ``None``)."""
-    return None if text is None else json.loads(text)
 
 
 def _owner_only(path: Path) -> None:

@@ -82,6 +82,8 @@ tasks = Table(
     Column("output", Text, nullable=True),
     # {"Percent", "Message", "Updated"} as the running operator last reported it (JSON), shown on the execution.
     Column("progress", Text, nullable=True),
+    # What the worker holding the lease reported when the call ended (JSON), until the scheduler applies it.
+    Column("outcome", Text, nullable=True),
     Index("ix_tasks_state_due", "state", "due_at"),
     # Per-operation concurrency limits count running tasks by operation.
     Index("ix_tasks_operation_state", "operation", "state"),

@@ -1,4 +1,6 @@
-"""Reading and writing execution rows: the stored document plus the status columns beside it."""
+"""Execution status changes and the execution record as MIE shows it (the stored document plus the status columns
+beside it). Every change goes through a unit of work of the engine's store and is announced on the change log in
+the same unit of work."""
 
 from __future__ import annotations
 
@@ -7,14 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, bindparam, insert, select, update
-
 from mie.dataplane.changes import WORKFLOW_EXECUTION, execution_event
 from mie.errors import NotFoundError
 from mie.model.execution import STATUS_FIELDS
-from mie.storage.sql.db import dumps, loads
-from mie.storage.sql.outbox import append_many
-from mie.storage.sql.tables import executions
+from mie.storage.codec import dumps, loads
+from mie.storage.engine import EngineTx, ExecutionRow
 from mie.types import TERMINAL_STATUSES, JSONDict, WorkflowStatus
 
 
@@ -23,7 +22,7 @@ def state_machine_arn(workflow_name: str, execution_id: str) -> str:
     return f"arn:mie:states:local:execution:{workflow_name}:{execution_id}"
 
 
-def full_record(row: Row[Any]) -> JSONDict:
+def full_record(row: ExecutionRow) -> JSONDict:
     """The execution record as MIE returns it: the document with the status columns folded in."""
     doc: JSONDict = loads(row.doc)
     doc["Status"] = row.status
@@ -35,7 +34,7 @@ def full_record(row: Row[Any]) -> JSONDict:
     return doc
 
 
-def projection(row: Row[Any], *, with_created: bool = False) -> JSONDict:
+def projection(row: ExecutionRow, *, with_created: bool = False) -> JSONDict:
     """The short form of ``/workflow/execution/status/{s}`` and ``/asset/{a}``."""
     out: JSONDict = {
         "Id": row.id,
@@ -52,39 +51,18 @@ def projection(row: Row[Any], *, with_created: bool = False) -> JSONDict:
     return out
 
 
-# Built once: reusing a statement object skips rebuilding it and its cache key (the engine's hot path).
-_LOAD = select(executions).where(executions.c.id == bindparam("b_id"))
-_LOAD_LOCKED = _LOAD.with_for_update()
-_INSERT = insert(executions)
-_UPDATES: dict[tuple[str, ...], Update] = {}
-
-
-def _update(columns: tuple[str, ...]) -> Update:
-    """``UPDATE executions SET <columns> WHERE id = :b_id``, one statement object per column set."""
-    stmt = _UPDATES.get(columns)
-    if stmt is None:
-        stmt = (
-            update(executions)
-            .where(executions.c.id == bindparam("b_id"))
-            .values({name: bindparam(f"v_{name}") for name in columns})
-        )
-        _UPDATES[columns] = stmt
-    return stmt
-
-
-def load(conn: Connection, execution_id: str, *, lock: bool = False) -> Row[Any]:
-    """The execution row (locked for update on PostgreSQL when ``lock``); 404 when unknown."""
-    row = conn.execute(_LOAD_LOCKED if lock else _LOAD, {"b_id": execution_id}).first()
+def load(tx: EngineTx, execution_id: str, *, lock: bool = False) -> ExecutionRow:
+    """The execution row (locked until the end of the unit of work when ``lock``); 404 when unknown."""
+    row = tx.load_execution(execution_id, lock=lock)
     if row is None:
         raise NotFoundError(f"workflow execution '{execution_id}' not found")
     return row
 
 
-def insert_execution(conn: Connection, record: JSONDict) -> None:
+def insert_execution(tx: EngineTx, record: JSONDict) -> None:
     """Store a new execution document and announce it."""
     doc = {k: v for k, v in record.items() if k not in STATUS_FIELDS}
-    conn.execute(
-        _INSERT,
+    tx.insert_execution(
         {
             "id": record["Id"],
             "workflow_name": record["Workflow"]["Name"],
@@ -98,14 +76,14 @@ def insert_execution(conn: Connection, record: JSONDict) -> None:
             "doc": dumps(doc),
         },
     )
-    announce(conn, [(record["AssetId"], execution_event(record))])
+    announce(tx, [(record["AssetId"], execution_event(record))])
 
 
 @dataclass(frozen=True)
 class StatusChange:
     """One change of an execution row, as :func:`set_status` takes it (see there)."""
 
-    row: Row[Any]
+    row: ExecutionRow
     status: str
     doc: JSONDict | None = None
     current_stage: str | None = None
@@ -114,8 +92,8 @@ class StatusChange:
 
 
 def set_status(
-    conn: Connection,
-    row: Row[Any],
+    tx: EngineTx,
+    row: ExecutionRow,
     status: str,
     *,
     doc: JSONDict | None = None,
@@ -128,14 +106,14 @@ def set_status(
     ``doc`` is the current document: stored unless ``store_doc`` is false (the caller did not change it and only
     passes it so that the announcement need not read it again).
     """
-    set_statuses(conn, [StatusChange(row, status, doc, current_stage, message, store_doc)])
+    set_statuses(tx, [StatusChange(row, status, doc, current_stage, message, store_doc)])
 
 
-def set_statuses(conn: Connection, changes: Sequence[StatusChange]) -> dict[str, str]:
-    """Apply several changes (of different executions): one statement per set of columns, then the announcements
-    in order. Returns the stored document text of each execution whose document was written."""
+def set_statuses(tx: EngineTx, changes: Sequence[StatusChange]) -> dict[str, str]:
+    """Apply several changes (of different executions) in one batch, then the announcements in order. Returns the
+    stored document text of each execution whose document was written."""
     texts: dict[str, str] = {}
-    batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    updates: list[dict[str, Any]] = []
     events: list[tuple[str, JSONDict]] = []
     now = time.time()
     for change in changes:
@@ -151,11 +129,10 @@ def set_statuses(conn: Connection, changes: Sequence[StatusChange]) -> dict[str,
             values["queued_at"] = now
         if status in TERMINAL_STATUSES:
             values["finished_at"] = now
-        params = {f"v_{name}": value for name, value in values.items()}
-        params["b_id"] = row.id
-        batches.setdefault(tuple(values), []).append(params)
+        values["id"] = row.id
+        updates.append(values)
         if status != row.status:
-            event_doc = (
+            event_doc: JSONDict = (
                 dict(doc) if doc is not None else {"Id": row.id, "AssetId": row.asset_id, "Created": row.created}
             )
             if doc is None:
@@ -168,17 +145,12 @@ def set_statuses(conn: Connection, changes: Sequence[StatusChange]) -> dict[str,
                 Message=change.message if change.message is not None else row.message,
             )
             events.append((row.asset_id, execution_event(event_doc)))
-    for columns, params_list in batches.items():
-        conn.execute(_update(columns), params_list)
-    announce(conn, events)
+    tx.update_executions(updates)
+    announce(tx, events)
     return texts
 
 
-def announce(conn: Connection, events: Sequence[tuple[str, JSONDict]]) -> None:
-    """Append ``(asset_id, payload)`` execution events to the change log, in order, in one statement.
-
-    Through ``mie.storage.sql.outbox.append_many``, which owns the outbox's row format and its commit ordering on
-    PostgreSQL.
-    """
+def announce(tx: EngineTx, events: Sequence[tuple[str, JSONDict]]) -> None:
+    """Append ``(asset_id, payload)`` execution events to the change log, in order, in the unit of work."""
     if events:
-        append_many(conn, [(WORKFLOW_EXECUTION, asset_id, payload) for asset_id, payload in events])
+        tx.append_changes([(WORKFLOW_EXECUTION, asset_id, payload) for asset_id, payload in events])
