@@ -31,7 +31,7 @@ from tests.helpers import API_KEY, upload
 
 pytestmark = pytest.mark.e2e
 
-FIREFOX = Path(os.environ.get("MIE_FIREFOX", "/usr/bin/firefox-esr"))
+FIREFOX = Path(os.environ.get("MIE_TEST_FIREFOX", "/usr/bin/firefox-esr"))
 DRIVER_DIR = REPO_ROOT / "tests" / "e2e" / "firefox"
 ANALYSIS_SECONDS = 300
 PHONE_PATHS = ("/", "/search?q=lighthouse", "/executions", "/jobs", "/workflows", "/people")

@@ -14,6 +14,7 @@ from mie.engine import statuses as records
 from mie.storage.sql.db import Database, temporary_engine
 from mie.storage.sql.engine_store import SqlEngineStore
 from mie.storage.sql.outbox import SqlOutbox, append_many
+from mie.storage.sql.outbox import append_many as outbox_append_many
 from mie.storage.sql.tables import outbox
 
 pytestmark = pytest.mark.integration
@@ -80,7 +81,7 @@ def test_concurrent_writers_and_a_follower_see_one_gapless_order(db: Database, l
                     # Two batches in one transaction stay together and in order.
                     log.append(conn, DATAPLANE, f"w{n}", {"i": i, "part": 0})
                     records.announce(
-                        SqlEngineStore(db, ChangeLog.append_many).joined(conn),
+                        SqlEngineStore(db, outbox_append_many).joined(conn),
                         [(f"w{n}", {"i": i, "part": 1}), (f"w{n}", {"i": i, "part": 2})],
                     )
                 log.notify()

@@ -16,6 +16,7 @@ from mie.engine import statuses as records
 from mie.storage.sql.db import Database
 from mie.storage.sql.engine_store import SqlEngineStore
 from mie.storage.sql.outbox import SqlOutbox
+from mie.storage.sql.outbox import append_many as outbox_append_many
 from mie.storage.sql.tables import outbox
 
 
@@ -54,7 +55,7 @@ def test_append_many_takes_any_iterable(db: Database) -> None:
 def test_records_announce_goes_through_the_change_log(db: Database) -> None:
     log = ChangeLog(SqlOutbox(db))
     with db.write() as conn:
-        tx = SqlEngineStore(db, ChangeLog.append_many).joined(conn)
+        tx = SqlEngineStore(db, outbox_append_many).joined(conn)
         records.announce(tx, [("asset-1", {"Id": "e1", "Status": "Queued"}), ("asset-2", {"Id": "e2"})])
         records.announce(tx, [])
     assert [(e["source"], e["AssetId"], e["payload"]) for e in log.read(0)] == [

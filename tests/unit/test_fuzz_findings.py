@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from mie.bootstrap import build
+from mie.bootstrap import build, dispatcher
 from mie.config import Settings
 from mie.engine.scheduler import Scheduler
 from mie.storage.sql.tables import tasks
@@ -47,7 +47,12 @@ def test_a_task_interrupted_too_often_ends_its_execution_in_error(settings: Sett
             svc.scheduler.stop()
             rec = start(client, "interrupted-wf", "upload/i.mp4")
             crashed = Scheduler(
-                svc.db, svc.catalog, svc.changes, svc.registry, svc.settings, dataplane=svc.dataplane, node_id="local"
+                svc.engine_store,
+                svc.catalog,
+                svc.changes,
+                svc.settings,
+                dispatcher=dispatcher(svc.settings, svc.registry, svc.dataplane, svc.engine_store),
+                node_id="local",
             )
             crashed.step()  # admits the execution, creates and claims its task
             crashed.stop(timeout=0)
@@ -58,7 +63,12 @@ def test_a_task_interrupted_too_often_ends_its_execution_in_error(settings: Sett
                 )
                 assert crashed_task.rowcount == 1
             restarted = Scheduler(
-                svc.db, svc.catalog, svc.changes, svc.registry, svc.settings, dataplane=svc.dataplane, node_id="local"
+                svc.engine_store,
+                svc.catalog,
+                svc.changes,
+                svc.settings,
+                dispatcher=dispatcher(svc.settings, svc.registry, svc.dataplane, svc.engine_store),
+                node_id="local",
             )
             svc.scheduler = restarted
             restarted.start()
